@@ -1,0 +1,163 @@
+"""The laziness measures as a Lightning callback (paper Sec. 2.2; SPEC 3).
+
+At the start of fit the callback draws the probe set once and snapshots the initial weights,
+representation, rates and tangent kernel; at the end it measures again on the same probe and
+writes ``metrics.json`` (atomically) to the run directory, then prints a table.
+
+The module it is attached to implements a small protocol (rlnet's modules do):
+
+* ``laziness_weights() -> dict[str, Tensor]``: weights with a leading member dimension ``E``;
+* ``laziness_representation(x) -> (E, trials, features)``;
+* ``laziness_rates(x) -> (E, ...)``: activity whose sign pattern is compared;
+* ``laziness_kernel(x, params, steps) -> (E, M, M)``;
+* ``laziness_scores(x, y) -> dict[str, (E,)]``: loss (and accuracy);
+* ``member_info() -> list[dict]``;
+
+and the DataModule provides ``probe_batch() -> (x, y)`` with trials on dimension 1.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from rlnet.measures.alignment import kernel_alignment, representation_alignment
+from rlnet.measures.effective_rank import eigenvalue_effective_rank, singular_value_effective_rank
+from rlnet.measures.weights import sign_similarity, weight_change_norm
+from rlnet.results import format_table, write_json_atomic
+
+
+def run_dir(trainer: L.Trainer) -> Path:
+    """Where a run's files go: ``trainer.default_root_dir`` (the CLI makes it unique per run)."""
+    return Path(trainer.default_root_dir)
+
+
+class LazinessCallback(L.Callback):
+    """Snapshot at fit start, measure at fit end, write ``metrics.json``.
+
+    Args:
+        weights: weights whose change ``||W_f - W_0||_F`` is reported: ``['W_h']`` (the authors'
+            code) or, e.g., ``['W_h', 'W_x', 'W_o']`` (the paper's Eq. 4, all weights).
+        kernel_params: ``'W_h'`` (the authors' code) or ``'all'`` (the paper's Eq. 6).
+        kernel_trials: probe trials in the kernel (the authors' code: the first 32).
+        kernel_steps: ``'all'`` output steps (Neurogym) or ``'last'`` (sMNIST).
+        filename: results file in the run directory.
+        verbose: print the table and the file's path at the end.
+    """
+
+    def __init__(self, weights: list[str] | None = None, kernel_params: Literal["W_h", "all"] = "W_h",
+                 kernel_trials: int = 32, kernel_steps: Literal["all", "last"] = "all",
+                 filename: str = "metrics.json", verbose: bool = True) -> None:
+        super().__init__()
+        if kernel_trials < 1:
+            raise ValueError(f"kernel_trials must be >= 1, got {kernel_trials}")
+        self.weights = list(weights) if weights is not None else ["W_h"]
+        self.kernel_params, self.kernel_trials, self.kernel_steps = kernel_params, kernel_trials, kernel_steps
+        self.filename, self.verbose = filename, verbose
+        self.config: dict | None = None  # the resolved config, set by the CLI
+        self.snapshot: dict[str, Tensor] | None = None
+        self.metrics_path: Path | None = None
+        self._t0 = 0.0
+
+    # ---- the measures -----------------------------------------------------------------------
+    def _kernel(self, pl_module: L.LightningModule, x: Tensor) -> Tensor:
+        xk = x[:, : self.kernel_trials]
+        return pl_module.laziness_kernel(xk, params=self.kernel_params, steps=self.kernel_steps).detach()
+
+    def take_snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Tensor]:
+        x, y = trainer.datamodule.probe_batch()
+        x, y = x.to(pl_module.device), y.to(pl_module.device)
+        snap = {f"weight/{k}": v.detach().clone() for k, v in pl_module.laziness_weights().items()}
+        snap.update(probe_x=x, probe_y=y,
+                    representation=pl_module.laziness_representation(x).detach(),
+                    rates=pl_module.laziness_rates(x).detach(),
+                    kernel=self._kernel(pl_module, x))
+        return snap
+
+    def measure(self, pl_module: L.LightningModule) -> list[dict]:
+        """Final measures per member, against the snapshot."""
+        s = self.snapshot
+        assert s is not None, "measure() needs the snapshot taken at fit start"
+        x, y = s["probe_x"], s["probe_y"]
+        W = pl_module.laziness_weights()
+        W0 = {k[len("weight/"):]: v for k, v in s.items() if k.startswith("weight/")}
+        unknown = [k for k in self.weights if k not in W]
+        if unknown:
+            raise ValueError(f"weights {unknown} not among the module's {sorted(W)}")
+        dW = torch.stack([(W[k].detach() - W0[k]).flatten(1).double() for k in self.weights], 0)
+        wcn = dW.pow(2).sum((0, 2)).sqrt()
+        per_weight = {k: weight_change_norm(W[k].detach(), W0[k], member_dims=1) for k in W}
+        H = pl_module.laziness_representation(x).detach()
+        ra = representation_alignment(H, s["representation"])
+        K = self._kernel(pl_module, x)
+        ka = kernel_alignment(K, s["kernel"])
+        ss = sign_similarity(pl_module.laziness_rates(x).detach(), s["rates"], member_dims=1)
+        scores = pl_module.laziness_scores(x, y)
+        W_h0 = W0.get("W_h")
+        members = []
+        for e, info in enumerate(pl_module.member_info()):
+            m = dict(info)
+            if W_h0 is not None:
+                m["initial_eigenvalue_effective_rank"] = float(eigenvalue_effective_rank(W_h0[e]))
+                m["initial_singular_value_effective_rank"] = float(singular_value_effective_rank(W_h0[e]))
+            loss = float(scores["loss"][e])
+            m.update(
+                weight_change_norm=float(wcn[e]),
+                representation_alignment=float(ra[e]),
+                kernel_alignment=float(ka[e]),
+                sign_similarity=float(ss[e]),
+                weight_change_by_weight={k: float(v[e]) for k, v in per_weight.items()},
+                final_loss=loss,
+            )
+            if "accuracy" in scores:
+                m["accuracy"] = float(scores["accuracy"][e])
+            m["diverged"] = not (torch.isfinite(torch.tensor(loss)).item()
+                                 and all(torch.isfinite(w[e]).all().item() for w in W.values()))
+            members.append(m)
+        return members
+
+    # ---- Lightning hooks --------------------------------------------------------------------
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._t0 = time.perf_counter()
+        if self.snapshot is None:  # a resumed run restores it from the checkpoint instead
+            self.snapshot = self.take_snapshot(trainer, pl_module)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        members = self.measure(pl_module)
+        summary = {}
+        for key in ("weight_change_norm", "representation_alignment", "kernel_alignment",
+                    "sign_similarity", "final_loss", "accuracy"):
+            vals = [m[key] for m in members if key in m and not m["diverged"]]
+            if vals:
+                summary[f"mean_{key}"] = sum(vals) / len(vals)
+        out = {
+            "config": self.config,
+            "steps": int(trainer.global_step),
+            "fit_wall_time_s": time.perf_counter() - self._t0,
+            "measure_settings": {"weights": self.weights, "kernel_params": self.kernel_params,
+                                 "kernel_trials": self.kernel_trials, "kernel_steps": self.kernel_steps,
+                                 "probe_trials": int(self.snapshot["probe_x"].shape[1])},
+            "members": members,
+            "summary": summary,
+        }
+        self.metrics_path = write_json_atomic(run_dir(trainer) / self.filename, out)
+        for lg in trainer.loggers:
+            lg.log_metrics({f"final/{k}": v for k, v in summary.items()}, step=trainer.global_step)
+        if self.verbose:
+            print(f"\nLaziness measures after {trainer.global_step} steps:")
+            print(format_table(members))
+            print(f"metrics written to {self.metrics_path}")
+
+    # The snapshot travels in checkpoints so that a resumed run measures against the same K_0.
+    def state_dict(self) -> dict:
+        return {"snapshot": self.snapshot}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.snapshot = state_dict.get("snapshot")

@@ -1,0 +1,16 @@
+"""The null connectivity: i.i.d. Gaussian ``N(0, g^2/N)`` (App. C.1)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from rlnet.connectivity.base import Connectivity, register
+
+
+@register("null")
+class Null(Connectivity):
+    """``W_ij ~ N(0, g^2 / N)``: the paper's baseline ("null") initialisation."""
+
+    def structure(self, n: int, null: Tensor, generator: torch.Generator) -> Tensor:
+        return null

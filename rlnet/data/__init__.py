@@ -1,0 +1,6 @@
+"""LightningDataModules: Neurogym tasks (and, as the other issues land, sMNIST, pattern, student-teacher)."""
+
+from rlnet.data.neurogym_data import NeurogymDataModule, TrialSampler
+from rlnet.data.neurogym_tasks import TASKS, TaskSpec, register_task
+
+__all__ = ["TASKS", "NeurogymDataModule", "TaskSpec", "TrialSampler", "register_task"]

@@ -1,0 +1,61 @@
+"""Alignment between Gram matrices (paper Sec. 2.2, Eq. 5-6).
+
+All functions accept a leading batch (ensemble member) dimension: ``(..., M, M)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def alignment(A: Tensor, B: Tensor, eps: float = 0.0) -> Tensor:
+    """Uncentred alignment ``<A, B>_F / (||A||_F ||B||_F)`` (cosine similarity of the flattened
+    matrices), over the last two dimensions. Equal to 1 for ``A = c B`` with ``c > 0``; invariant to
+    scaling either argument by a positive number.
+
+    >>> K = torch.tensor([[2.0, 1.0], [1.0, 2.0]])
+    >>> float(alignment(K, 3 * K))
+    1.0
+    """
+    if A.shape != B.shape:
+        raise ValueError(f"alignment needs equal shapes, got {tuple(A.shape)} and {tuple(B.shape)}")
+    a, b = A.flatten(-2).double(), B.flatten(-2).double()
+    num = (a * b).sum(-1)
+    den = a.norm(dim=-1) * b.norm(dim=-1)
+    return (num / (den + eps)).to(A.dtype)
+
+
+def kernel_alignment(K_f: Tensor, K_0: Tensor) -> Tensor:
+    """Tangent kernel alignment ``KA = Tr(K_f K_0) / (||K_f|| ||K_0||)`` (Eq. 6). Kernels are
+    symmetric, so ``Tr(K_f K_0) = <K_f, K_0>_F``."""
+    return alignment(K_f, K_0)
+
+
+def gram(H: Tensor) -> Tensor:
+    """``R = H H^T`` for representations ``H`` of shape ``(..., m, features)`` (rows are trials)."""
+    return H @ H.transpose(-1, -2)
+
+
+def representation_alignment(H_f: Tensor, H_0: Tensor) -> Tensor:
+    """Representation alignment ``RA = Tr(R_f R_0) / (||R_f|| ||R_0||)``, ``R = H H^T`` (Eq. 5),
+    from the representations ``(..., m, features)`` after and before training."""
+    return alignment(gram(H_f.double()), gram(H_0.double())).to(H_f.dtype)
+
+
+def centered(K: Tensor) -> Tensor:
+    """Double-centre a Gram matrix: ``C K C`` with ``C = I - 11^T / M``."""
+    return K - K.mean(-1, keepdim=True) - K.mean(-2, keepdim=True) + K.mean((-1, -2), keepdim=True)
+
+
+def centered_alignment(A: Tensor, B: Tensor) -> Tensor:
+    """Centred kernel alignment (CKA, Baratin et al. 2021 Eq. 7): alignment of the centred Grams."""
+    return alignment(centered(A.double()), centered(B.double())).to(A.dtype)
+
+
+def task_alignment(K: Tensor, y: Tensor) -> Tensor:
+    """Task alignment ``y^T K y / (||y||^2 Tr K)`` (Fig. 14B); ``y`` is ``(..., M)``."""
+    Kd, yd = K.double(), y.double()
+    num = torch.einsum("...i,...ij,...j->...", yd, Kd, yd)
+    den = (yd * yd).sum(-1) * torch.diagonal(Kd, dim1=-2, dim2=-1).sum(-1)
+    return (num / den).to(K.dtype)

@@ -1,0 +1,5 @@
+"""LightningModules: thin wrappers that own loss, optimiser and the laziness protocol."""
+
+from rlnet.models.rnn_module import RNNModule
+
+__all__ = ["RNNModule"]

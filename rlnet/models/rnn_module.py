@@ -1,0 +1,166 @@
+"""LightningModule around the RNN ensemble: loss, optimiser, initial weights, laziness protocol."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rlnet.connectivity import Connectivity, Null
+from rlnet.measures.ntk import rnn_tangent_kernel
+from rlnet.nets.rnn import RNN, Discretization, torch_default_linear_
+
+
+class RNNModule(L.LightningModule):
+    """Trains ``n_members`` RNNs (Eq. 1-3) on one task; each member is exactly what it would be
+    trained alone (own seed, own initial weights, own loss term and gradient).
+
+    Args:
+        n_input, n_output: task sizes; linked from the DataModule by the CLI.
+        n_hidden: N (paper: 300).
+        connectivity: initial recurrent structure (see :mod:`rlnet.connectivity`).
+        discretization: ``'euler'`` (the authors' code) or ``'exponential'`` (the paper's Eq. 1).
+        dt, tau: ms; ``dt = tau = 100`` in every figure run.
+        lr, momentum, optimizer: SGD lr 3e-3, momentum 0.9 (the authors' code).
+        seed: seed of member 0; member ``e`` uses ``seed + e`` unless ``seeds`` lists them.
+        loss_steps: ``'all'`` (Neurogym: cross-entropy at every step) or ``'last'`` (sMNIST).
+        loss: ``'cross_entropy'`` (classification) or ``'mse'`` (regression, targets ``(T, B, O)``).
+        decision_step: the step whose rates form the representation (default: the last).
+    """
+
+    def __init__(
+        self,
+        n_input: int = 3,
+        n_output: int = 3,
+        n_hidden: int = 300,
+        connectivity: Connectivity | None = None,
+        discretization: Discretization = "euler",
+        dt: float = 100.0,
+        tau: float = 100.0,
+        lr: float = 3e-3,
+        momentum: float = 0.9,
+        optimizer: Literal["sgd", "adam"] = "sgd",
+        seed: int = 0,
+        n_members: int = 1,
+        seeds: list[int] | None = None,
+        loss_steps: Literal["all", "last"] = "all",
+        loss: Literal["cross_entropy", "mse"] = "cross_entropy",
+        decision_step: int = -1,
+    ) -> None:
+        super().__init__()
+        if not lr > 0:
+            raise ValueError(f"model.lr must be > 0, got {lr}")
+        if not 0 <= momentum < 1:
+            raise ValueError(f"model.momentum must be in [0, 1), got {momentum}")
+        if optimizer not in ("sgd", "adam"):
+            raise ValueError(f"model.optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+        if loss_steps not in ("all", "last"):
+            raise ValueError(f"model.loss_steps must be 'all' or 'last', got {loss_steps!r}")
+        if seeds is not None and len(seeds) != n_members:
+            if n_members != 1:
+                raise ValueError(f"model.seeds has {len(seeds)} entries but model.n_members={n_members}")
+            n_members = len(seeds)
+        self.connectivity = connectivity if connectivity is not None else Null()
+        self.save_hyperparameters(ignore=["connectivity"])
+        self.seeds = list(seeds) if seeds is not None else [seed + e for e in range(n_members)]
+        self.lr, self.momentum, self.optimizer_name = lr, momentum, optimizer
+        self.loss_steps, self.loss_name, self.decision_step = loss_steps, loss, decision_step
+        self.net = RNN(n_input, n_hidden, n_output, len(self.seeds), discretization, dt, tau)
+        self.init_weights()
+
+    # ---- initial weights --------------------------------------------------------------------
+    def init_weights(self) -> None:
+        """Member ``e``: one generator seeded by ``seeds[e]`` draws ``W_h``, then ``W_x``, then ``W_o``."""
+        N = self.net.W_h.shape[1]
+        with torch.no_grad():
+            for e, s in enumerate(self.seeds):
+                gen = torch.Generator().manual_seed(int(s))
+                self.net.W_h[e].copy_(self.connectivity(N, gen))
+                self.net.W_x[e].copy_(torch_default_linear_(torch.empty_like(self.net.W_x[e], device="cpu"), gen))
+                self.net.W_o[e].copy_(torch_default_linear_(torch.empty_like(self.net.W_o[e], device="cpu"), gen))
+
+    @property
+    def n_members(self) -> int:
+        return self.net.n_members
+
+    # ---- training ---------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.net(x)
+
+    def member_losses(self, y_hat: Tensor, y: Tensor) -> Tensor:
+        """Per-member loss ``(E,)``: the mean over trials (and steps, for ``loss_steps='all'``)."""
+        if self.loss_steps == "last":
+            y_hat, y = y_hat[:, -1:], y[-1:]
+        E, T, B, O = y_hat.shape
+        if self.loss_name == "mse":
+            target = y.to(y_hat.dtype).expand(E, *y.shape)
+            return ((y_hat - target) ** 2).mean(dim=(1, 2, 3))
+        ce = F.cross_entropy(y_hat.reshape(E * T * B, O), y.reshape(1, T * B).expand(E, -1).reshape(-1),
+                             reduction="none")
+        return ce.reshape(E, T * B).mean(1)
+
+    def member_accuracy(self, y_hat: Tensor, y: Tensor) -> Tensor:
+        """Per-member accuracy ``(E,)`` at the decision step (classification only)."""
+        pred = y_hat[:, self.decision_step].argmax(-1)  # (E, B)
+        return (pred == y[self.decision_step]).double().mean(-1)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        x, y = batch
+        y_hat, _ = self.net(x)
+        losses = self.member_losses(y_hat, y)
+        self._last_losses = losses.detach()
+        # Logging costs ~0.3 ms a call: only on the logging steps.
+        if self.trainer is not None and (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
+            self.log("train/loss", losses.detach().mean(), prog_bar=True)
+        # Sum over members: each member's gradient is exactly its own loss's gradient.
+        return losses.sum()
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        x, y = batch
+        y_hat, _ = self.net(x)
+        self.log("val/loss", self.member_losses(y_hat, y).mean())
+        if self.loss_name == "cross_entropy":
+            self.log("val/acc", self.member_accuracy(y_hat, y).mean())
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        if self.optimizer_name == "adam":
+            return torch.optim.Adam(self.parameters(), lr=self.lr)
+        return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum)
+
+    # ---- laziness protocol (see rlnet.callbacks.laziness) -------------------------------------
+    def laziness_weights(self) -> dict[str, Tensor]:
+        """Weights with a leading member dimension, by the paper's names."""
+        return {"W_h": self.net.W_h, "W_x": self.net.W_x, "W_o": self.net.W_o}
+
+    @torch.no_grad()
+    def laziness_representation(self, x: Tensor) -> Tensor:
+        """Rates at the decision step, ``(E, trials, N)`` (Eq. 5's ``H^T``)."""
+        _, r = self.net(x)
+        return r[:, self.decision_step]
+
+    @torch.no_grad()
+    def laziness_rates(self, x: Tensor) -> Tensor:
+        """All probe rates ``(E, T, B, N)`` (for sign similarity)."""
+        return self.net(x)[1]
+
+    def laziness_kernel(self, x: Tensor, params: str = "W_h", steps: str = "all") -> Tensor:
+        """Exact tangent kernel ``(E, M, M)`` over ``params`` (``'W_h'`` or ``'all'``)."""
+        n = self.net
+        return rnn_tangent_kernel(n.W_h, n.W_x, n.W_o, x, leak=n.leak, gain=n.gain,
+                                  discretization=n.discretization, params=params, steps=steps)
+
+    @torch.no_grad()
+    def laziness_scores(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """Per-member loss and accuracy on ``(x, y)``."""
+        y_hat, _ = self.net(x)
+        out = {"loss": self.member_losses(y_hat, y)}
+        if self.loss_name == "cross_entropy":
+            out["accuracy"] = self.member_accuracy(y_hat, y)
+        return out
+
+    def member_info(self) -> list[dict]:
+        """Per-member description saved in ``metrics.json``."""
+        return [{"seed": int(s), "connectivity": self.connectivity.params()} for s in self.seeds]
