@@ -1,0 +1,137 @@
+"""The results table that gathers many runs: one SQLite file, safe under concurrent writers.
+
+Each run's own ``metrics.json`` stays the source of truth; this table indexes runs (their
+parameters, status, error and a copy of their measures) so that a sweep knows what is done and
+``report`` can read a grid at once. SQLite transactions make concurrent ``record`` calls from many
+processes lose no row, and a writer killed mid-transaction leaves the previous state readable.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id       TEXT PRIMARY KEY,
+    sweep        TEXT NOT NULL,
+    params       TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'diverged')),
+    error        TEXT,
+    run_dir      TEXT,
+    metrics      TEXT,
+    started      REAL,
+    finished     REAL,
+    host         TEXT
+)
+"""
+
+STATUSES = ("running", "ok", "failed", "diverged")
+
+
+class ResultsDB:
+    """A results table at ``path`` (created if missing)."""
+
+    def __init__(self, path: str | Path, timeout: float = 120.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = timeout
+        con = self._raw()
+        try:
+            con.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            con.execute(SCHEMA)
+        finally:
+            con.close()
+
+    def _raw(self) -> sqlite3.Connection:
+        try:
+            con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            con.execute("SELECT count(*) FROM sqlite_master")
+            return con
+        except sqlite3.DatabaseError as err:
+            raise ValueError(f"results table {self.path} is not a readable SQLite file: {err}") from err
+
+    def _connect(self) -> _Tx:
+        return _Tx(self._raw())
+
+    def record(self, run_id: str, sweep: str, params: dict[str, Any], status: str,
+               error: str | None = None, run_dir: str | None = None, metrics: dict | None = None,
+               started: float | None = None) -> None:
+        """Insert or replace one run's row in a single transaction."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        row = (run_id, sweep, json.dumps(params, sort_keys=True), status, error, run_dir,
+               None if metrics is None else json.dumps(metrics), started,
+               None if status == "running" else time.time(), socket.gethostname())
+        with self._connect() as con:
+            con.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+
+    def rows(self, sweep: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        """All rows (optionally of one sweep and/or status), JSON fields decoded."""
+        q, args = "SELECT * FROM runs", []
+        conds = []
+        if sweep is not None:
+            conds.append("sweep = ?")
+            args.append(sweep)
+        if status is not None:
+            conds.append("status = ?")
+            args.append(status)
+        if conds:
+            q += " WHERE " + " AND ".join(conds)
+        with self._connect() as con:
+            cur = con.execute(q + " ORDER BY run_id", args)
+            names = [d[0] for d in cur.description]
+            out = []
+            for values in cur.fetchall():
+                r = dict(zip(names, values, strict=True))
+                r["params"] = json.loads(r["params"])
+                r["metrics"] = None if r["metrics"] is None else json.loads(r["metrics"])
+                out.append(r)
+        return out
+
+    def finished_ids(self, sweep: str) -> set[str]:
+        """Runs of ``sweep`` that need not run again (finished, successfully or diverged)."""
+        return {r["run_id"] for r in self.rows(sweep) if r["status"] in ("ok", "diverged")}
+
+    def export_csv(self, path: str | Path) -> Path:
+        """One CSV row per run (params and summary flattened), for pandas users."""
+        rows = self.rows()
+        flat = []
+        for r in rows:
+            f = {k: r[k] for k in ("run_id", "sweep", "status", "error", "run_dir")}
+            f.update({f"param.{k}": v for k, v in r["params"].items()})
+            summary = (r["metrics"] or {}).get("summary", {})
+            f.update({f"summary.{k}": v for k, v in summary.items()})
+            flat.append(f)
+        keys: list[str] = []
+        for f in flat:
+            keys += [k for k in f if k not in keys]
+        path = Path(path)
+        with path.open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=keys)
+            w.writeheader()
+            w.writerows(flat)
+        return path
+
+
+class _Tx:
+    """A connection used as ``with``: ``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK``), then close."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.con.execute("BEGIN IMMEDIATE")
+        return self.con
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.con.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.con.close()
