@@ -1,0 +1,54 @@
+"""The RNN's update equations and the ensemble dimension."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rlnet.nets.rnn import leak_and_gain, rnn_forward
+
+
+def loop_reference(W_h, W_x, W_o, x, disc, dt, tau):
+    """Eq. 1-2 written out one network, one trial, one step at a time."""
+    N = W_h.shape[0]
+    a = dt / tau
+    rho = math.exp(-dt / tau)
+    ys = []
+    for b in range(x.shape[1]):
+        h = torch.zeros(N, dtype=W_h.dtype)
+        r = torch.zeros(N, dtype=W_h.dtype)
+        yb = []
+        for t in range(x.shape[0]):
+            drive = W_h @ r + W_x @ x[t, b]
+            if disc == "euler":
+                r = torch.relu((1 - a) * r + a * drive)
+            else:
+                h = rho * h + (1 - rho) * drive
+                r = torch.relu(h)
+            yb.append(W_o @ r)
+        ys.append(torch.stack(yb))
+    return torch.stack(ys, 1)  # (T, B, O)
+
+
+@pytest.mark.parametrize("disc, dt", [("euler", 100.0), ("euler", 20.0), ("exponential", 100.0), ("exponential", 20.0)])
+def test_forward_matches_loop(disc, dt):
+    g = torch.Generator().manual_seed(0)
+    E, N, I, O, T, B = 3, 10, 4, 2, 7, 5
+    W_h = torch.randn(E, N, N, generator=g, dtype=torch.float64) / N**0.5
+    W_x = torch.randn(E, N, I, generator=g, dtype=torch.float64)
+    W_o = torch.randn(E, O, N, generator=g, dtype=torch.float64)
+    x = torch.randn(T, B, I, generator=g, dtype=torch.float64)
+    leak, gain = leak_and_gain(disc, dt, 100.0)
+    y, r = rnn_forward(W_h, W_x, W_o, x, leak=leak, gain=gain, discretization=disc)
+    assert y.shape == (E, T, B, O) and r.shape == (E, T, B, N)
+    for e in range(E):
+        assert torch.allclose(y[e], loop_reference(W_h[e], W_x[e], W_o[e], x, disc, dt, 100.0), atol=1e-12)
+
+
+def test_leak_and_gain_errors():
+    with pytest.raises(ValueError, match="dt"):
+        leak_and_gain("euler", -1.0, 100.0)
+    with pytest.raises(ValueError, match="discretization"):
+        leak_and_gain("rk4", 1.0, 100.0)
