@@ -131,15 +131,15 @@ def expected_alignment(singular_values: Tensor, d: int | None = None, w2_norm: T
 
 def rank_one_alignment(u: Tensor, beta: Tensor) -> Tensor:
     """Eq. 14 at a rank-one init ``W_1 = sigma [u_hat^T; 0; ...]`` with ``||W_2|| = sigma``:
-    ``M_0 = sigma^2 (u_hat u_hat^T + I)``, so ``KA = ((u_hat . beta_hat)^2 + d + 1) / (d + 3)``.
+    ``M_0 = sigma^2 (u_hat u_hat^T + I)``, so ``KA = ((u_hat . beta_hat)^2 + d + 2) / (d + 3)``.
 
     At ``u = beta`` (Proposition 1) this is exactly 1; a partially aligned ``u`` (Fig. 3B) loses
-    ``(1 - cos^2(u, beta)) / (d + 3)``; a random ``u`` averages ``(d + 1 + 1/d) / (d + 3)``.
+    ``(1 - cos^2(u, beta)) / (d + 3)``; a random ``u`` averages ``(d + 2 + 1/d) / (d + 3)``.
     """
     uh = u.double() / u.double().norm(dim=-1, keepdim=True)
     bh = beta.double() / beta.double().norm(dim=-1, keepdim=True)
     d = uh.shape[-1]
-    return ((uh * bh).sum(-1).pow(2) + d + 1) / (d + 3)
+    return ((uh * bh).sum(-1).pow(2) + d + 2) / (d + 3)
 
 
 def frozen_rank_error_bound(Y: Tensor, rank: int) -> Tensor:
