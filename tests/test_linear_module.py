@@ -153,3 +153,22 @@ def test_fig4a_trend_small():
     res = _trained_alignment(StudentTeacherDataModule(d=10, n_samples=50), ["svd:1", "svd:3", "svd:10"], 8, lr=0.02)
     means = [float(res[i].mean()) for i in ("svd:1", "svd:3", "svd:10")]
     assert means[0] < means[1] < means[2], means
+
+
+def test_second_fit_continues_and_aligned_needs_teacher_data(tmp_path):
+    dm = StudentTeacherDataModule(d=2, n_samples=10, seed=3)
+    m = LinearModule(n_input=2, n_hidden=6, inits=["aligned"], sigma=0.1, lr=0.05)
+    kw = dict(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+              default_root_dir=tmp_path)
+    L.Trainer(max_steps=3, **kw).fit(m, datamodule=dm)
+    after3 = m.net.W_1.detach().clone()
+    L.Trainer(max_steps=3, **kw).fit(m, datamodule=dm)
+    assert not torch.equal(m.net.W_1.detach(), after3)  # trained on, not re-drawn
+    bad = LinearModule(n_input=2, n_hidden=6, inits=["aligned"])
+
+    class Plain(L.LightningDataModule):
+        def train_dataloader(self):
+            return dm.train_dataloader()
+
+    with pytest.raises(ValueError, match=r"model\.inits"):
+        L.Trainer(max_steps=1, **kw).fit(bad, datamodule=Plain())

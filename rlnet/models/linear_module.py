@@ -93,6 +93,7 @@ class LinearModule(L.LightningModule):
         self.net = TwoLayerLinear(n_input, n_hidden, n_output, len(self.members), DTYPES[precision])
         self.needs_teacher = any(kind in ("aligned", "partial") for _, _, kind, _ in self.members)
         self.theory: list[dict] = [{} for _ in self.members]
+        self._set_up = False
         self.init_weights()
 
     @property
@@ -120,6 +121,9 @@ class LinearModule(L.LightningModule):
                 self.net.W_2[e].copy_(W_2.to(self.net.W_2))
 
     def setup(self, stage: str) -> None:
+        # Once per module: a second fit() continues training instead of re-drawing the weights.
+        if self._set_up:
+            return
         dm = self.trainer.datamodule if self._trainer is not None else None
         if self.needs_teacher:
             if dm is None or not hasattr(dm, "teacher_direction"):
@@ -127,6 +131,7 @@ class LinearModule(L.LightningModule):
             self.init_weights({k: dm.teacher_direction(k) for k in ("aligned", "partial")})
         if dm is not None and hasattr(dm, "beta"):
             self.record_theory(dm.beta, dm.probe_batch()[0])
+        self._set_up = True
 
     @torch.no_grad()
     def record_theory(self, beta: Tensor, x: Tensor) -> None:
