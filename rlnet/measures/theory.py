@@ -37,7 +37,7 @@ def linear_tangent_kernel(W_1: Tensor, W_2: Tensor, x: Tensor, params: str = "al
     if params not in ("all", "W_1", "W_2"):
         raise ValueError(f"kernel params must be 'all', 'W_1' or 'W_2', got {params!r}")
     E, O = W_2.shape[0], W_2.shape[1]
-    x = x.to(W_1.dtype)
+    x = x.to(W_1)  # dtype and device of the weights
     m = x.shape[-2]
     K = torch.zeros(E, m, O, m, O, dtype=W_1.dtype, device=W_1.device)
     if params in ("all", "W_2"):
@@ -93,7 +93,8 @@ def per_teacher_alignment(W_1: Tensor, W_2: Tensor, beta: Tensor) -> Tensor:
     """
     M0 = initial_metric(W_1.double(), W_2.double())
     d = M0.shape[-1]
-    bh = beta.double() / beta.double().norm(dim=-1, keepdim=True)
+    b = beta.to(M0)
+    bh = b / b.norm(dim=-1, keepdim=True)
     quad = torch.einsum("...i,...ij,...j->...", bh, M0, bh)
     tr = torch.diagonal(M0, dim1=-2, dim2=-1).sum(-1)
     tr2 = (M0 * M0).sum((-1, -2))

@@ -139,11 +139,11 @@ class LinearModule(L.LightningModule):
         ``theory_kernel_alignment`` (Eq. 8 against the initial Eq. 7 kernel on the probe, any data),
         ``eq14_alignment`` and ``eq18_expected_alignment`` (whitened-data forms, Theorem 1)."""
         W_1, W_2 = self.net.W_1.detach().double(), self.net.W_2.detach().double()
-        xr = _rows(x).double()
+        xr = _rows(x).to(W_1)
         K0 = linear_tangent_kernel(W_1, W_2, xr)
-        Kf = final_kernel(beta.double(), xr).expand_as(K0)
+        Kf = final_kernel(beta.to(W_1), xr).expand_as(K0)
         ka = alignment(Kf, K0)
-        b = beta.double().expand(W_1.shape[0], -1)
+        b = beta.to(W_1).expand(W_1.shape[0], -1)
         eq14 = per_teacher_alignment(W_1, W_2, b)
         s = torch.linalg.svdvals(W_1)
         eq18 = expected_alignment(s, d=W_1.shape[-1], w2_norm=W_2.norm(dim=(-1, -2)))

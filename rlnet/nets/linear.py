@@ -19,13 +19,13 @@ from rlnet.connectivity.svd import svd_truncate
 
 def linear_forward(W_1: Tensor, W_2: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
     """``y = W_2 W_1 x`` for every member: returns ``(y (E, m, O), h (E, m, N))``."""
-    h = x.to(W_1.dtype) @ W_1.transpose(-1, -2)
+    h = x.to(W_1) @ W_1.transpose(-1, -2)
     return h @ W_2.transpose(-1, -2), h
 
 
 def half_mse(y_hat: Tensor, y: Tensor) -> Tensor:
     """Per-member loss ``L = 1/(2m) sum_b ||y_hat_b - y_b||^2``, shape ``(E,)``."""
-    return 0.5 * (y_hat - y.to(y_hat.dtype)).pow(2).sum(-1).mean(-1)
+    return 0.5 * (y_hat - y.to(y_hat)).pow(2).sum(-1).mean(-1)
 
 
 def gradient_descent(
@@ -46,8 +46,7 @@ def gradient_descent(
         ``(W_1, W_2, loss)`` after training; ``loss`` ``(E,)`` is the final loss.
     """
     W_1, W_2 = W_1.clone(), W_2.clone()
-    x = x.to(W_1.dtype)
-    y = y.to(W_1.dtype)
+    x, y = x.to(W_1), y.to(W_1)
     m = x.shape[-2]
     eta = torch.as_tensor(lr, dtype=W_1.dtype, device=W_1.device).reshape(-1, 1, 1)
     for _ in range(steps):
