@@ -89,8 +89,9 @@ class LazinessCallback(L.Callback):
         unknown = [k for k in self.weights if k not in W]
         if unknown:
             raise ValueError(f"weights {unknown} not among the module's {sorted(W)}")
-        dW = torch.stack([(W[k].detach() - W0[k]).flatten(1).double() for k in self.weights], 0)
-        wcn = dW.pow(2).sum((0, 2)).sqrt()
+        # cat, not stack: the listed weights differ in size (W_h vs W_x, W_1 vs W_2).
+        dW = torch.cat([(W[k].detach() - W0[k]).flatten(1).double() for k in self.weights], 1)
+        wcn = dW.pow(2).sum(1).sqrt()
         per_weight = {k: weight_change_norm(W[k].detach(), W0[k], member_dims=1) for k in W}
         H = pl_module.laziness_representation(x).detach()
         ra = representation_alignment(H, s["representation"])

@@ -2,5 +2,6 @@
 
 from rlnet.data.neurogym_data import NeurogymDataModule, TrialSampler
 from rlnet.data.neurogym_tasks import TASKS, TaskSpec, register_task
+from rlnet.data.student_teacher import StudentTeacherDataModule
 
-__all__ = ["TASKS", "NeurogymDataModule", "TaskSpec", "TrialSampler", "register_task"]
+__all__ = ["TASKS", "NeurogymDataModule", "StudentTeacherDataModule", "TaskSpec", "TrialSampler", "register_task"]

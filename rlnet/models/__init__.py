@@ -1,5 +1,6 @@
 """LightningModules: thin wrappers that own loss, optimiser and the laziness protocol."""
 
+from rlnet.models.linear_module import LinearModule
 from rlnet.models.rnn_module import RNNModule
 
-__all__ = ["RNNModule"]
+__all__ = ["LinearModule", "RNNModule"]
