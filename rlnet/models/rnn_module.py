@@ -171,10 +171,14 @@ class RNNModule(L.LightningModule):
         return self.net(x)[1]
 
     def laziness_kernel(self, x: Tensor, params: str = "W_h", steps: str = "all") -> Tensor:
-        """Exact tangent kernel ``(E, M, M)`` over ``params`` (``'W_h'`` or ``'all'``)."""
+        """Exact tangent kernel ``(E, M, M)`` over ``params`` (``'W_h'`` or ``'all'``).
+
+        Computed four members at a time: the batched backward's memory grows with the members."""
         n = self.net
-        return rnn_tangent_kernel(n.W_h, n.W_x, n.W_o, x, leak=n.leak, gain=n.gain,
-                                  discretization=n.discretization, params=params, steps=steps)
+        return torch.cat([
+            rnn_tangent_kernel(n.W_h[e:e + 4], n.W_x[e:e + 4], n.W_o[e:e + 4], x, leak=n.leak, gain=n.gain,
+                               discretization=n.discretization, params=params, steps=steps)
+            for e in range(0, n.n_members, 4)])
 
     @torch.no_grad()
     def laziness_scores(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
