@@ -176,8 +176,9 @@ class RNNModule(L.LightningModule):
         Computed four members at a time: the batched backward's memory grows with the members."""
         n = self.net
         return torch.cat([
-            rnn_tangent_kernel(n.W_h[e:e + 4], n.W_x[e:e + 4], n.W_o[e:e + 4], x, leak=n.leak, gain=n.gain,
-                               discretization=n.discretization, params=params, steps=steps)
+            rnn_tangent_kernel(n.W_h[e:e + 4], n.W_x[e:e + 4], n.W_o[e:e + 4], x if x.dim() == 3 else x[e:e + 4],
+                               leak=n.leak, gain=n.gain, discretization=n.discretization, params=params,
+                               steps=steps)
             for e in range(0, n.n_members, 4)])
 
     @torch.no_grad()
