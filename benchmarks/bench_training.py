@@ -43,25 +43,26 @@ def _setup(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def gemm_rate(threads: int = 1, seconds: float = 3.0, n: int = 1024) -> float:
-    """Best-of fp32 ``n^3`` GEMM rate, GFLOP/s."""
+def gemm_rate(threads: int = 1, seconds: float = 3.0, n: int = 1024) -> dict:
+    """fp32 ``n^3`` GEMM rate, GFLOP/s: ``wall`` (best window) and ``cpu`` (per CPU-second)."""
     _setup(threads)
     import torch
 
     a, b = torch.randn(n, n), torch.randn(n, n)
     for _ in range(3):
         a @ b
-    best, t_end = 0.0, time.perf_counter() + seconds
+    best, count, t_end, c0 = 0.0, 0, time.perf_counter() + seconds, time.process_time()
     while time.perf_counter() < t_end:
         t = time.perf_counter()
         for _ in range(5):
             a @ b
+        count += 5
         best = max(best, 5 * 2 * n**3 / (time.perf_counter() - t) / 1e9)
-    return best
+    return {"wall": best, "cpu": count * 2 * n**3 / (time.process_time() - c0) / 1e9}
 
 
 def rlnet_train(task: str = "2af", members: int = 20, steps: int = 60, warmup: int = 10, threads: int = 1,
-                bptt: bool = True, num_workers: int = 0, seed: int = 0) -> dict:
+                bptt: bool = True, num_workers: int = 0, seed: int = 0, generator: str = "vectorized") -> dict:
     """Seconds per step of rlnet's ``Trainer.fit`` (Lightning loop + data + model), after ``warmup``."""
     _setup(threads)
     import lightning as L
@@ -69,7 +70,7 @@ def rlnet_train(task: str = "2af", members: int = 20, steps: int = 60, warmup: i
     from rlnet.data import NeurogymDataModule
     from rlnet.models import RNNModule
 
-    data = NeurogymDataModule(task=task, batch_size=32, seed=seed, num_workers=num_workers)
+    data = NeurogymDataModule(task=task, batch_size=32, seed=seed, num_workers=num_workers, generator=generator)
     model = RNNModule(n_input=data.n_input, n_output=data.n_output, n_hidden=300,
                       seeds=list(range(seed, seed + members)), bptt=bptt)
     marks: dict[str, float] = {}
@@ -77,10 +78,10 @@ def rlnet_train(task: str = "2af", members: int = 20, steps: int = 60, warmup: i
     class Clock(L.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             if batch_idx == warmup:
-                marks["t0"] = time.perf_counter()
+                marks["t0"], marks["c0"] = time.perf_counter(), time.process_time()
 
         def on_train_end(self, trainer, pl_module):
-            marks["t1"] = time.perf_counter()
+            marks["t1"], marks["c1"] = time.perf_counter(), time.process_time()
 
     trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_val_batches=0, callbacks=[Clock()],
@@ -88,8 +89,8 @@ def rlnet_train(task: str = "2af", members: int = 20, steps: int = 60, warmup: i
     trainer.fit(model, datamodule=data)
     s = (marks["t1"] - marks["t0"]) / (steps - warmup)
     T = data.seq_len
-    return {"s_per_step": s, "flops_per_step": train_flops_per_step(members, T, 32, 300, data.n_input,
-                                                                    data.n_output)}
+    flops = train_flops_per_step(members, T, 32, 300, data.n_input, data.n_output)
+    return {"s_per_step": s, "cpu_s_per_step": (marks["c1"] - marks["c0"]) / (steps - warmup), "flops_per_step": flops}
 
 
 def plain_loop(steps: int = 60, warmup: int = 10, threads: int = 1) -> dict:
@@ -125,14 +126,15 @@ def plain_loop(steps: int = 60, warmup: int = 10, threads: int = 1) -> dict:
     crit = nn.CrossEntropyLoss()
     for i in range(steps):
         if i == warmup:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
         inputs, labels = dataset()
         inputs, labels = torch.from_numpy(inputs).float(), torch.from_numpy(labels.flatten()).long()
         opt.zero_grad()
         loss = crit(net(inputs).view(-1, O), labels)
         loss.backward()
         opt.step()
-    return {"s_per_step": (time.perf_counter() - t0) / (steps - warmup)}
+    return {"s_per_step": (time.perf_counter() - t0) / (steps - warmup),
+            "cpu_s_per_step": (time.process_time() - c0) / (steps - warmup)}
 
 
 def concurrently(fn, kwargs_list: list[dict]) -> list:
@@ -152,47 +154,54 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--procs", type=int, default=2, help="processes, one per core")
     p.add_argument("--quick", action="store_true", help="skip the 2-thread and autograd variants")
     a = p.parse_args(argv)
-    load = os.getloadavg()[0]
-    print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at start "
-          "(other users' load lowers every figure; read the ratios)")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start. Other users' load "
+          "lowers every wall-clock figure: read the ratios, and the CPU-time figures (work per CPU-second).")
     g1 = gemm_rate(1)
     g_all = concurrently(gemm_rate, [{"threads": 1}] * a.procs)
-    g_sum = sum(g_all)
-    print(f"fp32 GEMM 1024^3: {g1:.1f} GFLOP/s one process; "
-          f"{' + '.join(f'{g:.1f}' for g in g_all)} = {g_sum:.1f} GFLOP/s with {a.procs} processes at once")
+    gw, gc = sum(g["wall"] for g in g_all), sum(g["cpu"] for g in g_all)
+    print(f"fp32 GEMM 1024^3: one process {g1['wall']:.1f} GFLOP/s (wall) {g1['cpu']:.1f} (CPU); "
+          f"{a.procs} processes at once {gw:.1f} (wall) {gc:.1f} (CPU)")
 
     warm = max(5, a.steps // 4)
     kw = {"members": a.members, "steps": a.steps + warm, "warmup": warm}
     runs = concurrently(rlnet_train, [dict(kw, task=t, seed=10 * i) for i, t in
                                       zip(range(a.procs), ["2af", "dms", "cxt", "2af"] * a.procs)])
-    rate = sum(r["flops_per_step"] / r["s_per_step"] for r in runs) / 1e9
+    rate_w = sum(r["flops_per_step"] / r["s_per_step"] for r in runs) / 1e9
+    rate_c = sum(r["flops_per_step"] / r["cpu_s_per_step"] for r in runs) / 1e9
     ms_net = statistics.fmean(r["s_per_step"] / a.members for r in runs) * 1e3
-    print(f"rlnet training, ensembles of {a.members}, {a.procs} processes x 1 thread: {rate:.1f} GFLOP/s = "
-          f"{rate / g_sum:.0%} of the GEMM rate on {a.procs} cores ({ms_net:.2f} ms per network-step per process)")
+    print(f"rlnet training, ensembles of {a.members}, {a.procs} processes x 1 thread: {rate_w:.1f} GFLOP/s (wall) "
+          f"= {rate_w / gw:.0%} of the GEMM rate on {a.procs} cores; {rate_c:.1f} GFLOP/s (CPU) = {rate_c / gc:.0%}; "
+          f"{ms_net:.2f} ms per network-step per process")
     if not a.quick:
         g_after = concurrently(gemm_rate, [{"threads": 1}] * a.procs)
-        print(f"  GEMM rate again after the training runs: {sum(g_after):.1f} GFLOP/s "
-              f"(ratio against it: {rate / sum(g_after):.0%})")
+        gw2 = sum(g["wall"] for g in g_after)
+        print(f"  GEMM rate again after the training runs: {gw2:.1f} GFLOP/s (wall); "
+              f"ratio against it {rate_w / gw2:.0%}")
         r2 = concurrently(rlnet_train, [dict(kw, members=a.members * a.procs, threads=a.procs)])[0]
         rate2 = r2["flops_per_step"] / r2["s_per_step"] / 1e9
-        print(f"  one process x {a.procs} threads, ensemble of {a.members * a.procs}: {rate2:.1f} GFLOP/s "
-              f"({rate / rate2:.2f}x slower than one process per core)" if rate2 < rate else
-              f"  one process x {a.procs} threads, ensemble of {a.members * a.procs}: {rate2:.1f} GFLOP/s "
-              f"({rate2 / rate:.2f}x faster than one process per core)")
+        print(f"  one process x {a.procs} threads, ensemble of {a.members * a.procs}: {rate2:.1f} GFLOP/s (wall), "
+              f"{rate2 / rate_w:.2f}x the rate of one process per core")
         ra = concurrently(rlnet_train, [dict(kw, bptt=False)])[0]
         rb = concurrently(rlnet_train, [dict(kw, bptt=True)])[0]
-        print(f"  one process, hand-written BPTT vs autograd: {rb['s_per_step'] * 1e3:.1f} vs "
-              f"{ra['s_per_step'] * 1e3:.1f} ms per step ({ra['s_per_step'] / rb['s_per_step']:.2f}x)")
+        print(f"  one process, {a.members} members, hand-written BPTT vs autograd: {rb['s_per_step'] * 1e3:.1f} vs "
+              f"{ra['s_per_step'] * 1e3:.1f} ms per step wall ({ra['s_per_step'] / rb['s_per_step']:.2f}x), "
+              f"{rb['cpu_s_per_step'] * 1e3:.1f} vs {ra['cpu_s_per_step'] * 1e3:.1f} ms CPU "
+              f"({ra['cpu_s_per_step'] / rb['cpu_s_per_step']:.2f}x)")
 
-    rl, pl = [], []
+    res: dict[str, list[dict]] = {"rlnet (vectorized data)": [], "rlnet (neurogym data)": [], "plain loop": []}
+    n = a.single_steps
     for _ in range(a.rounds):
-        n = a.single_steps
-        rl.append(concurrently(rlnet_train, [{"members": 1, "steps": n + 20, "warmup": 20}])[0]["s_per_step"])
-        pl.append(concurrently(plain_loop, [{"steps": n + 20, "warmup": 20}])[0]["s_per_step"])
-    r_ms, p_ms = statistics.median(rl) * 1e3, statistics.median(pl) * 1e3
-    print(f"one network, 2AF: rlnet {r_ms:.2f} ms/step vs plain PyTorch loop {p_ms:.2f} ms/step "
-          f"(medians of {a.rounds} alternated rounds): rlnet is {p_ms / r_ms:.2f}x the plain loop's speed")
-    print(f"  rounds rlnet {[round(x * 1e3, 2) for x in rl]} plain {[round(x * 1e3, 2) for x in pl]}")
+        for gen in ("vectorized", "neurogym"):
+            res[f"rlnet ({gen} data)"].append(concurrently(
+                rlnet_train, [{"members": 1, "steps": n + 20, "warmup": 20, "generator": gen}])[0])
+        res["plain loop"].append(concurrently(plain_loop, [{"steps": n + 20, "warmup": 20}])[0])
+    med = {k: (statistics.median(r["s_per_step"] for r in v) * 1e3,
+               statistics.median(r["cpu_s_per_step"] for r in v) * 1e3) for k, v in res.items()}
+    pw, pc = med["plain loop"]
+    print(f"one network, 2AF, N=300, batch 32 (medians of {a.rounds} alternated rounds of {n} steps):")
+    for k, (w, c) in med.items():
+        print(f"  {k:24s} {w:6.2f} ms/step wall, {c:6.2f} ms CPU; speed vs the plain loop: "
+              f"{pw / w:.2f}x (wall) {pc / c:.2f}x (CPU)")
     return 0
 
 

@@ -36,13 +36,15 @@ def test_bptt_matches_autograd(discretization: str, dt: float, shared_x: bool) -
     W = _weights(E, N, I, O, torch.float64)
     x = torch.randn(*(() if shared_x else (E,)), T, B, I, dtype=torch.float64, requires_grad=True)
     gy, gR = torch.randn(E, T, B, O, dtype=torch.float64), torch.randn(E, T, B, N, dtype=torch.float64)
-    results = []
-    for f in (rnn_forward, rnn_sequence):
-        y, r = f(*W, x, leak=leak, gain=gain, discretization=discretization)
-        grads = torch.autograd.grad((y * gy).sum() + (r * gR).sum(), [*W, x])
-        results.append((y, r, *grads))
-    for a, b in zip(*results, strict=True):
-        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-12)
+    for use in ("both", "y", "r"):  # an unused output reaches the backward as None
+        results = []
+        for f in (rnn_forward, rnn_sequence):
+            y, r = f(*W, x, leak=leak, gain=gain, discretization=discretization)
+            loss = {"both": (y * gy).sum() + (r * gR).sum(), "y": (y * gy).sum(), "r": (r * gR).sum()}[use]
+            grads = torch.autograd.grad(loss, [*W, x], allow_unused=True, materialize_grads=True)
+            results.append((y, r, *grads))
+        for a, b in zip(*results, strict=True):
+            torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(("discretization", "dt"), CASES)

@@ -152,7 +152,9 @@ class RNNModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         if self.optimizer_name == "adam":
             return torch.optim.Adam(self.parameters(), lr=self.lr)
-        return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum)
+        # fused: one pass over the weights instead of three (~2 % of an ensemble step on CPU).
+        return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum,
+                               fused=self.device.type in ("cpu", "cuda"))
 
     # ---- laziness protocol (see rlnet.callbacks.laziness) -------------------------------------
     def laziness_weights(self) -> dict[str, Tensor]:

@@ -21,6 +21,22 @@ import torch
 from torch import Tensor
 
 
+def _add_relu(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
+    """``out = relu(a + b)`` in one pass (ATen's fused kernel where present)."""
+    try:
+        return torch.ops.aten._add_relu.out(a, b, out=out)
+    except (AttributeError, RuntimeError):  # pragma: no cover - older or other builds
+        return torch.clamp_min(a.add_(b), 0.0, out=out)
+
+
+def _threshold_backward(g: Tensor, r: Tensor, out: Tensor) -> Tensor:
+    """``out = g * 1[r > 0]`` in one pass (the kernel autograd uses for relu)."""
+    try:
+        return torch.ops.aten.threshold_backward.grad_input(g, r, 0.0, grad_input=out)
+    except (AttributeError, RuntimeError):  # pragma: no cover
+        return torch.mul(g, r > 0, out=out)
+
+
 def _forward_rates(W_h: Tensor, inp: Tensor, leak: float, gain: float, exponential: bool) -> Tensor:
     """Rates ``R (E, T, B, N)`` from input drives ``inp (E, T, B, N)``."""
     T = inp.shape[1]
@@ -30,8 +46,12 @@ def _forward_rates(W_h: Tensor, inp: Tensor, leak: float, gain: float, exponenti
     for t in range(T):
         if t == 0:  # r_{-1} = 0: skip the zero product
             drive = inp[:, 0]
+        elif not exponential and leak == 0.0 and gain == 1.0:
+            # The figures' case (dt = tau): r_t = relu(W_h r_{t-1} + inp_t) in one fused pass.
+            _add_relu(torch.bmm(R[:, t - 1], W_hT), inp[:, t], out=R[:, t])
+            continue
         else:
-            drive = torch.baddbmm(inp[:, t], R[:, t - 1], W_hT)
+            drive = torch.bmm(R[:, t - 1], W_hT).add_(inp[:, t])
         if exponential:
             v = drive * gain if v is None else torch.add(drive * gain, v, alpha=leak)
         elif leak == 0.0 or t == 0:
@@ -58,6 +78,7 @@ class RNNSequence(torch.autograd.Function):
         y = torch.bmm(R.reshape(E, T * B, N), W_o.transpose(1, 2)).reshape(E, T, B, -1)
         ctx.save_for_backward(W_h, W_x, W_o, x, R)
         ctx.leak, ctx.gain, ctx.exponential = leak, gain, exponential
+        ctx.set_materialize_grads(False)  # unused rates get None, not a zero tensor to add
         return y, R
 
     @staticmethod
@@ -76,19 +97,19 @@ class RNNSequence(torch.autograd.Function):
         else:
             A = gR.clone() if gR is not None else torch.zeros_like(R)
         D = torch.empty_like(R)  # delta_t = dL/dv_t
-        mask = R > 0
         delta = None
         for t in range(T - 1, -1, -1):
             if delta is None:
                 g = A[:, t]
-            elif exponential:
-                g = torch.baddbmm(A[:, t], delta, W_h, alpha=gain)
-            elif leak == 0.0:
-                g = torch.baddbmm(A[:, t], delta, W_h, alpha=gain)
             else:
-                g = torch.baddbmm(torch.add(A[:, t], delta, alpha=leak), delta, W_h, alpha=gain)
-            d = D[:, t]
-            torch.mul(g, mask[:, t], out=d)
+                g = torch.bmm(delta, W_h)
+                if gain != 1.0:
+                    g.mul_(gain)
+                g.add_(A[:, t])
+                if not exponential and leak != 0.0:
+                    g.add_(delta, alpha=leak)
+            # relu'(v_t) = 1[r_t > 0], applied in one fused pass into D[:, t].
+            d = _threshold_backward(g, R[:, t], out=D[:, t])
             if exponential and delta is not None:
                 d.add_(delta, alpha=leak)
             delta = d
