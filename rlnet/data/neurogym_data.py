@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from typing import Literal
 
 import lightning as L
 import numpy as np
@@ -18,6 +19,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 from rlnet.data.neurogym_tasks import TASKS, TaskSpec
+from rlnet.data.vectorized import VectorizedSampler
 
 PROBE_STREAM = 2**31 - 1
 VAL_STREAM = 2**31 - 2
@@ -59,14 +61,25 @@ class TrialSampler:
         return torch.from_numpy(xs), torch.from_numpy(ys)
 
 
+def make_sampler(task: str, dt: float, generator: str = "neurogym") -> TrialSampler | VectorizedSampler:
+    """The batch source: neurogym itself, trial by trial, or :mod:`rlnet.data.vectorized`."""
+    if generator == "neurogym":
+        return TrialSampler(task, dt)
+    if generator == "vectorized":
+        return VectorizedSampler(task, dt)
+    raise ValueError(f"data.generator must be 'neurogym' or 'vectorized', got {generator!r}")
+
+
 class TrialStream(IterableDataset):
     """Endless stream of batches ``start, start + 1, ...`` for one seed."""
 
-    def __init__(self, task: str, dt: float, seed: int, batch_size: int, start: int = 0) -> None:
+    def __init__(self, task: str, dt: float, seed: int, batch_size: int, start: int = 0,
+                 generator: str = "neurogym") -> None:
         self.task, self.dt, self.seed, self.batch_size, self.start = task, dt, seed, batch_size, start
+        self.generator = generator
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        sampler = TrialSampler(self.task, self.dt)
+        sampler = make_sampler(self.task, self.dt, self.generator)
         i = self.start
         while True:
             yield sampler.batch(self.seed, i, self.batch_size)
@@ -85,10 +98,13 @@ class NeurogymDataModule(L.LightningDataModule):
         n_val: validation trials.
         num_workers: 0 generates batches in the training process; 1 in a background worker
             (same batches: generation depends only on ``(seed, step)``).
+        generator: ``'neurogym'`` (the package, trial by trial) or ``'vectorized'`` (the same
+            trial semantics a batch at a time, :mod:`rlnet.data.vectorized`; different draws).
     """
 
     def __init__(self, task: str = "2af", batch_size: int = 32, dt: float = 100.0, seed: int = 0,
-                 n_probe: int = 320, n_val: int = 320, num_workers: int = 0) -> None:
+                 n_probe: int = 320, n_val: int = 320, num_workers: int = 0,
+                 generator: Literal["neurogym", "vectorized"] = "neurogym") -> None:
         super().__init__()
         if task not in TASKS:
             raise ValueError(f"data.task must be one of {sorted(TASKS)}, got {task!r}")
@@ -101,7 +117,8 @@ class NeurogymDataModule(L.LightningDataModule):
             raise ValueError(f"data.num_workers must be 0 or 1, got {num_workers}")
         self.task, self.batch_size, self.dt, self.seed = task, int(batch_size), float(dt), int(seed)
         self.n_probe, self.n_val, self.num_workers = int(n_probe), int(n_val), int(num_workers)
-        self._sampler = TrialSampler(task, self.dt)
+        self.generator = generator
+        self._sampler = make_sampler(task, self.dt, generator)
         self.start_step = 0  # set on resume so the stream continues where it stopped
 
     @property
@@ -122,7 +139,7 @@ class NeurogymDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         start = self.trainer.global_step if self.trainer is not None else self.start_step
-        ds = TrialStream(self.task, self.dt, self.seed, self.batch_size, start=start)
+        ds = TrialStream(self.task, self.dt, self.seed, self.batch_size, start=start, generator=self.generator)
         return DataLoader(ds, batch_size=None, num_workers=self.num_workers,
                           persistent_workers=False)
 

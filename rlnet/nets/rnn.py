@@ -22,6 +22,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from rlnet.nets.bptt import rnn_sequence
+
 Discretization = Literal["euler", "exponential"]
 
 
@@ -115,8 +117,12 @@ class RNN(nn.Module):
         discretization: Discretization = "euler",
         dt: float = 100.0,
         tau: float = 100.0,
+        bptt: bool = True,
     ) -> None:
         super().__init__()
+        # Hand-written backward through time (rlnet.nets.bptt) for plain calls; the generic
+        # autograd path serves taps (kernels) and torch.func transforms.
+        self.bptt = bool(bptt)
         for name, v in (("n_input", n_input), ("n_hidden", n_hidden), ("n_output", n_output),
                         ("n_members", n_members)):
             if int(v) < 1:
@@ -132,5 +138,8 @@ class RNN(nn.Module):
         return self.W_h.shape[0]
 
     def forward(self, x: Tensor, taps: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if taps is None and self.bptt and not torch._C._are_functorch_transforms_active():
+            return rnn_sequence(self.W_h, self.W_x, self.W_o, x, leak=self.leak, gain=self.gain,
+                                discretization=self.discretization)
         return rnn_forward(self.W_h, self.W_x, self.W_o, x, leak=self.leak, gain=self.gain,
                            discretization=self.discretization, taps=taps)
