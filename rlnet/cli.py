@@ -15,9 +15,12 @@ from pathlib import Path
 
 import torch
 import yaml
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from rlnet.callbacks.laziness import LazinessCallback
+from rlnet.safe_io import check_state_dict_matches, load_checkpoint
 
 
 class UserError(Exception):
@@ -40,6 +43,9 @@ class RLNetCLI(LightningCLI):
                             help="torch threads per process (1 is fastest for small RNNs; see README)")
         parser.add_argument("--run_name", type=str | None, default=None,
                             help="run directory name under runs/ (default: config name + time)")
+        parser.add_argument("--checkpoint_every", type=int, default=1000,
+                            help="save <run dir>/checkpoints/last.ckpt every k training steps, to resume "
+                                 "with --ckpt_path last (0: Lightning's default checkpointing)")
         for size in ("n_input", "n_output"):
             parser.link_arguments(f"data.{size}", f"model.init_args.{size}", apply_on="instantiate")
 
@@ -56,6 +62,9 @@ class RLNetCLI(LightningCLI):
                 stem = Path(str(configs[-1])).stem
             name = cfg.run_name or f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
             trainer.default_root_dir = str(Path("runs") / name)
+        _check_writable_dir(trainer.default_root_dir, "trainer.default_root_dir")
+        if cfg.get("checkpoint_every", 0) < 0:
+            raise UserError(f"checkpoint_every must be >= 0, got {cfg.checkpoint_every}")
         logger = trainer.logger
         if isinstance(logger, dict) or hasattr(logger, "class_path"):
             if "WandbLogger" in str(logger["class_path"]):
@@ -66,13 +75,57 @@ class RLNetCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         try:
             super().instantiate_classes()
-        except (ValueError, TypeError, FileNotFoundError) as err:
-            raise UserError(str(err).splitlines()[0] if str(err) else type(err).__name__) from err
+        except (ValueError, TypeError, FileNotFoundError, MisconfigurationException) as err:
+            raise UserError(_first_line(str(err)) if str(err) else type(err).__name__) from err
         cfg = self.config[self.subcommand] if self.subcommand else self.config
+        self._add_periodic_checkpoint(cfg)
         lc = self._laziness_callback()
         if lc is not None:
             lc.config = yaml.safe_load(self.parser._subcommands_action._name_parser_map[self.subcommand]
                                        .dump(cfg, skip_none=False)) if self.subcommand else None
+
+    def _add_periodic_checkpoint(self, cfg) -> None:
+        """Replace Lightning's default checkpoint (end of epoch, in the logger's directory) with one
+        every ``checkpoint_every`` steps to ``<run dir>/checkpoints/last.ckpt`` (atomic: Lightning
+        writes a temporary file and renames it), which ``--ckpt_path last`` finds on resume. A
+        ModelCheckpoint the user configured is left alone."""
+        every = int(cfg.get("checkpoint_every", 0) or 0)
+        cbs = self.trainer.callbacks
+        idx = [i for i, cb in enumerate(cbs) if isinstance(cb, ModelCheckpoint)]
+        user_defined = "ModelCheckpoint" in str(cfg.trainer.get("callbacks"))
+        if every <= 0 or len(idx) != 1 or user_defined:
+            return
+        cbs[idx[0]] = ModelCheckpoint(dirpath=Path(self.trainer.default_root_dir) / "checkpoints",
+                                      every_n_train_steps=every, save_top_k=0, save_last=True,
+                                      enable_version_counter=False)
+
+    def before_fit(self) -> None:
+        """Check what fit will load before anything is written: the checkpoint (safely, and that it
+        fits the model) and the measured weights."""
+        cfg = self.config_init[self.subcommand]
+        if cfg.get("weights_only") is None:
+            cfg["weights_only"] = True  # checkpoints never execute code (see rlnet.safe_io)
+        elif not cfg["weights_only"]:
+            raise UserError("weights_only=false would let a checkpoint execute code; rlnet refuses it")
+        ckpt = cfg.get("ckpt_path")
+        if ckpt == "last":
+            last = Path(self.trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+            ckpt = str(last) if last.exists() else None  # nothing to resume: start from step 0
+            cfg["ckpt_path"] = ckpt
+        elif ckpt in ("best", "hpc", "registry"):
+            raise UserError(f"ckpt_path={ckpt!r} is not supported by rlnet; give a file or 'last'")
+        if ckpt is not None:
+            try:
+                state = load_checkpoint(ckpt)["state_dict"]
+                check_state_dict_matches(state, self.model.state_dict(), f"checkpoint {ckpt}")
+            except ValueError as err:
+                raise UserError(str(err)) from err
+        lc = self._laziness_callback()
+        if lc is not None and hasattr(self.model, "laziness_weights"):
+            known = sorted(self.model.laziness_weights())
+            unknown = [w for w in lc.weights if w not in known]
+            if unknown:
+                raise UserError(f"laziness.weights {unknown} not among the model's weights {known}")
 
     def _laziness_callback(self) -> LazinessCallback | None:
         for cb in self.trainer.callbacks:
@@ -132,6 +185,21 @@ def main(args: Sequence[str] | None = None) -> int:
             return 2
         raise
     return 0
+
+
+def _check_writable_dir(path: str, field: str) -> None:
+    """``UserError`` unless ``path`` is, or can be created as, a writable directory (checked
+    without creating anything)."""
+    p = Path(path).absolute()
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{field}={path} exists and is not a directory")
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{field}={path}: {probe} is a file, not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"{field}={path}: {probe} is not writable")
 
 
 def _first_line(msg: str) -> str:

@@ -116,8 +116,11 @@ class LazinessCallback(L.Callback):
             )
             if "accuracy" in scores:
                 m["accuracy"] = float(scores["accuracy"][e])
-            m["diverged"] = not (torch.isfinite(torch.tensor(loss)).item()
-                                 and all(torch.isfinite(w[e]).all().item() for w in W.values()))
+            # Diverged if the module says so (it records the step) or the end state is not finite.
+            m["diverged"] = bool(m.get("diverged", False)) or not (
+                torch.isfinite(torch.tensor(loss)).item()
+                and all(torch.isfinite(w[e]).all().item() for w in W.values()))
+            m.setdefault("diverged_step", None)
             members.append(m)
         return members
 
@@ -137,6 +140,8 @@ class LazinessCallback(L.Callback):
             vals = [m[key] for m in members if key in m and not m["diverged"]]
             if vals:
                 summary[f"mean_{key}"] = sum(vals) / len(vals)
+        summary["n_diverged"] = sum(bool(m["diverged"]) for m in members)
+        summary["all_diverged"] = summary["n_diverged"] == len(members)
         out = {
             "config": self.config,
             "steps": int(trainer.global_step),
