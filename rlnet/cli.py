@@ -8,6 +8,7 @@ tests run it in-process. Besides Lightning's ``fit/validate/test`` it dispatches
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -76,7 +77,7 @@ class RLNetCLI(LightningCLI):
         try:
             super().instantiate_classes()
         except (ValueError, TypeError, FileNotFoundError, MisconfigurationException) as err:
-            raise UserError(_first_line(str(err)) if str(err) else type(err).__name__) from err
+            raise UserError(describe_error(err)) from err
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         self._add_periodic_checkpoint(cfg)
         lc = self._laziness_callback()
@@ -98,6 +99,18 @@ class RLNetCLI(LightningCLI):
         cbs[idx[0]] = ModelCheckpoint(dirpath=Path(self.trainer.default_root_dir) / "checkpoints",
                                       every_n_train_steps=every, save_top_k=0, save_last=True,
                                       enable_version_counter=False)
+
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI reads the checkpoint's hyperparameters here, before anything else: load it
+        # safely first, so that a missing, truncated or code-carrying file is one clear line.
+        sub = self.config.get("subcommand")
+        ckpt = self.config[sub].get("ckpt_path") if sub else None
+        if ckpt and ckpt not in ("last", "best", "hpc", "registry"):
+            try:
+                load_checkpoint(ckpt)
+            except ValueError as err:
+                raise UserError(str(err)) from err
+        super()._parse_ckpt_path()
 
     def before_fit(self) -> None:
         """Check what fit will load before anything is written: the checkpoint (safely, and that it
@@ -181,7 +194,10 @@ def main(args: Sequence[str] | None = None) -> int:
         from jsonargparse import ArgumentError
 
         if isinstance(err, ArgumentError):
-            print(f"rlnet: error: {_first_line(str(err))}", file=sys.stderr)
+            msg = describe_error(err)
+            if str(err).startswith("Problems parsing config"):
+                msg = _yaml_problem(args) or msg
+            print(f"rlnet: error: {msg}", file=sys.stderr)
             return 2
         raise
     return 0
@@ -200,6 +216,57 @@ def _check_writable_dir(path: str, field: str) -> None:
         raise UserError(f"{field}={path}: {probe} is a file, not a directory")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UserError(f"{field}={path}: {probe} is not writable")
+
+
+_WRAPPER = re.compile(r'^(Parser key "|Does not validate against any|Problem with given class_path|'
+                      r"Problems parsing config|Configuration check failed)")
+
+
+def describe_error(err: BaseException) -> str:
+    """One line for a (jsonargparse-wrapped) error: the dotted key path collected from the
+    ``Parser key "..."`` wrappers along the exception chain, then the message of the first error
+    that is not such a wrapper (rlnet's own ``ValueError`` or jsonargparse's innermost complaint),
+    e.g. ``model.n_hidden: Expected a <class 'int'>. Got value: abc``."""
+    keys: list[str] = []
+    e: BaseException | None = err
+    last = err
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        first = _first_line(str(e))
+        m = re.match(r'Parser key "([^"]+)":', first)
+        if m and (not keys or keys[-1] != m.group(1)):
+            keys.append(m.group(1))
+        last = e
+        if not _WRAPPER.match(first):
+            break
+        e = e.__cause__ or e.__context__
+    text = str(last)
+    if text.startswith("Parser key") and ":" in text:
+        text = text.split(":", 1)[1]
+    msg = _first_line(text) or type(last).__name__
+    if "'NoneType' object" in msg:  # jsonargparse's words for an empty section
+        msg = "a section is empty where settings were expected (truncated or incomplete config?)"
+    prefix = ".".join(keys)
+    return f"{prefix}: {msg}" if prefix and prefix not in msg else msg
+
+
+def _yaml_problem(args: list[str]) -> str | None:
+    """Name the ``--config`` file that is not valid YAML (safe loader: no Python tags), with the
+    line and column of the problem."""
+    paths = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--config"]
+    paths += [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
+    for path in paths:
+        try:
+            yaml.safe_load(Path(path).read_text())
+        except OSError:
+            continue
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            problem = getattr(err, "problem", None) or _first_line(str(err))
+            return f"config {path} is not valid YAML: {problem}{where}"
+    return None
 
 
 def _first_line(msg: str) -> str:

@@ -38,9 +38,12 @@ def _torch_load(p: Path, what: str) -> Any:
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        # weights_only refuses any global it does not know: the file wants to run code.
-        raise ValueError(f"{what} {p} holds objects that only load by executing code; refused "
-                         f"(weights_only=True)") from err
+        if "global" in str(err).lower():
+            # weights_only refuses any global it does not know: loading would run the file's code.
+            raise ValueError(f"{what} {p} holds objects that only load by executing code; refused "
+                             f"(weights_only=True)") from err
+        raise ValueError(f"{what} {p} is truncated or not a PyTorch file (not a readable zip archive "
+                         f"or pickle)") from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
         raise ValueError(f"{what} {p} is truncated or not a PyTorch file ({_short(err)})") from err
 
