@@ -104,7 +104,7 @@ def test_writer_killed_mid_stream_keeps_every_committed_row_whole(tmp_path):
 
 def test_bad_results_files_are_one_clear_error(tmp_path):
     (tmp_path / "garbage.sqlite").write_text("this is not a database\n" * 100)
-    with pytest.raises(ValueError, match="garbage.sqlite is not a readable SQLite file"):
+    with pytest.raises(ValueError, match=r"garbage\.sqlite is not a readable SQLite file"):
         ResultsDB(tmp_path / "garbage.sqlite").rows()
     (tmp_path / "adir").mkdir()
     with pytest.raises(ValueError, match="adir is a directory"):
@@ -119,5 +119,5 @@ def test_bad_results_files_are_one_clear_error(tmp_path):
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = (tmp_path / "good.sqlite").read_bytes()
     (tmp_path / "truncated.sqlite").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="truncated.sqlite"):
+    with pytest.raises(ValueError, match=r"truncated\.sqlite"):
         ResultsDB(tmp_path / "truncated.sqlite").rows()
