@@ -31,6 +31,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     assert not (run_dir / "metrics.json").exists()
     ckpt = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert ckpt["global_step"] == EVERY
+    assert ckpt["state_dict"]["diverged_step"].tolist() == [-1, -1]  # divergence state travels too
 
     # The checkpoint carries the initial snapshot: the same W_h(0) and probe as the reference run.
     snap = next(v for k, v in ckpt["callbacks"].items() if "LazinessCallback" in k)["snapshot"]

@@ -129,6 +129,8 @@ class LazinessCallback(L.Callback):
         self._t0 = time.perf_counter()
         if self.snapshot is None:  # a resumed run restores it from the checkpoint instead
             self.snapshot = self.take_snapshot(trainer, pl_module)
+        else:  # restored: on the module's device, whichever device wrote the checkpoint
+            self.snapshot = {k: v.to(pl_module.device) for k, v in self.snapshot.items()}
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
