@@ -245,6 +245,9 @@ def describe_error(err: BaseException) -> str:
     if text.startswith("Parser key") and ":" in text:
         text = text.split(":", 1)[1]
     msg = _first_line(text) or type(last).__name__
+    if msg.startswith("- "):  # several alternatives failed: report the class that could not be built
+        found = re.findall(r"Problem with given class_path '([^']+)':\s*\n\s*(.+)", str(err))
+        msg = f"class_path '{found[-1][0]}': {found[-1][1].strip()}" if found else msg[2:]
     if "'NoneType' object" in msg:  # jsonargparse's words for an empty section
         msg = "a section is empty where settings were expected (truncated or incomplete config?)"
     prefix = ".".join(keys)
