@@ -75,3 +75,23 @@ def test_divergence_helpers():
     p.grad = torch.tensor([[1.0, 1.0], [float("nan"), 1.0], [2.0, 2.0]])
     zero_member_grads([p], alive)
     assert p.grad.tolist() == [[1.0, 1.0], [0.0, 0.0], [2.0, 2.0]]
+
+
+def test_nonfinite_gradient_marks_divergence_and_state_is_zeroed():
+    from rlnet.models.divergence import grads_finite_per_member, zero_member_optimizer_state
+
+    p = torch.nn.Parameter(torch.ones(3, 2, 2))
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = torch.ones(3, 2, 2)
+    opt.step()  # creates a momentum buffer for every member
+    p.grad = torch.ones(3, 2, 2)
+    p.grad[2, 1, 0] = float("inf")
+    finite = grads_finite_per_member([p], 3, p.device)
+    assert finite.tolist() == [True, True, False]
+    alive = finite
+    zero_member_grads([p], alive)
+    zero_member_optimizer_state(opt, alive)
+    before = p.detach().clone()
+    opt.step()
+    assert torch.equal(p[2], before[2])  # frozen: no gradient, no momentum
+    assert not torch.equal(p[0], before[0])  # the others still move

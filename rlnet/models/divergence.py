@@ -49,7 +49,7 @@ def zero_member_grads(params: Iterable[Tensor], alive: Tensor) -> None:
     """Set the gradients of diverged members to exactly 0 (also replacing NaN, since 0 * NaN = NaN)."""
     for p in params:
         if p.grad is not None and p.grad.shape[:1] == alive.shape:
-            p.grad.copy_(torch.where(_member_mask(alive, p.grad), p.grad, torch.zeros_like(p.grad)))
+            p.grad.masked_fill_(~_member_mask(alive, p.grad), 0.0)
 
 
 def zero_member_optimizer_state(optimizer: torch.optim.Optimizer, alive: Tensor) -> None:
@@ -59,13 +59,16 @@ def zero_member_optimizer_state(optimizer: torch.optim.Optimizer, alive: Tensor)
         for p in group["params"]:
             for v in optimizer.state.get(p, {}).values():
                 if isinstance(v, Tensor) and v.shape == p.shape and v.shape[:1] == alive.shape:
-                    v.copy_(torch.where(_member_mask(alive, v), v, torch.zeros_like(v)))
+                    v.masked_fill_(~_member_mask(alive, v), 0)
 
 
 def grads_finite_per_member(params: Iterable[Tensor], n_members: int, device: torch.device) -> Tensor:
-    """``(E,)`` bool: whether all of member ``e``'s gradients are finite."""
+    """``(E,)`` bool: whether all of member ``e``'s gradients are finite.
+
+    One reduction per parameter instead of an elementwise test: a sum is finite iff no term is
+    NaN or infinite (or the finite terms overflow, which is divergence too)."""
     ok = torch.ones(n_members, dtype=torch.bool, device=device)
     for p in params:
         if p.grad is not None and p.grad.shape[0] == n_members:
-            ok = ok & finite_per_member(p.grad)
+            ok = ok & torch.isfinite(p.grad.reshape(n_members, -1).sum(1))
     return ok

@@ -134,6 +134,8 @@ class RNNModule(L.LightningModule):
         finite = divergence.grads_finite_per_member(params, self.n_members, self.diverged_step.device)
         self.diverged_step.copy_(divergence.mark_diverged(self.diverged_step, finite, self.global_step))
         alive = self.diverged_step == divergence.NOT_DIVERGED
+        if alive.device.type == "cpu" and bool(alive.all()):
+            return  # nothing to freeze (the check is free on CPU; on a GPU it would cost a sync)
         divergence.zero_member_grads(params, alive)
         divergence.zero_member_optimizer_state(optimizer, alive)
 
