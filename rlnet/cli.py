@@ -123,8 +123,10 @@ class RLNetCLI(LightningCLI):
         ckpt = cfg.get("ckpt_path")
         if ckpt == "last":
             last = Path(self.trainer.default_root_dir) / "checkpoints" / "last.ckpt"
-            ckpt = str(last) if last.exists() else None  # nothing to resume: start from step 0
-            cfg["ckpt_path"] = ckpt
+            if last.exists():
+                ckpt = cfg["ckpt_path"] = str(last)
+            else:  # a user-configured ModelCheckpoint elsewhere, or nothing yet: step 0 (Lightning warns)
+                ckpt = None
         elif ckpt in ("best", "hpc", "registry"):
             raise UserError(f"ckpt_path={ckpt!r} is not supported by rlnet; give a file or 'last'")
         if ckpt is not None:
