@@ -136,6 +136,11 @@ class RLNetCLI(LightningCLI):
             except ValueError as err:
                 raise UserError(str(err)) from err
         lc = self._laziness_callback()
+        if lc is not None and cfg.get("ckpt_path") is None:
+            done = Path(self.trainer.default_root_dir) / lc.filename
+            if done.exists():  # never overwrite a finished run's results by accident
+                raise UserError(f"{done} already holds a finished run's results; choose another "
+                                f"trainer.default_root_dir (or --ckpt_path last to resume and re-measure it)")
         if lc is not None and hasattr(self.model, "laziness_weights"):
             known = sorted(self.model.laziness_weights())
             unknown = [w for w in lc.weights if w not in known]

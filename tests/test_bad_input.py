@@ -125,6 +125,17 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, files, make
     assert not list(tmp_path.rglob("metrics.json"))
 
 
+def test_finished_run_is_not_overwritten(tmp_path, capsys):
+    base = write_config(tmp_path / "base.yaml", tiny_config(max_steps=3))
+    run_dir = tmp_path / "run"
+    assert run_cli(["fit", "--config", base, "--trainer.default_root_dir", run_dir]) == 0
+    before = (run_dir / "metrics.json").read_bytes()
+    assert run_cli(["fit", "--config", base, "--trainer.default_root_dir", run_dir, "--model.init_args.lr", "0.1"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("rlnet: error: ") and "already holds a finished run's results" in line
+    assert (run_dir / "metrics.json").read_bytes() == before
+
+
 def test_at_least_fifteen_distinct_cases():
     assert len({c[0] for c in CASES}) == len(CASES) >= 15
 
