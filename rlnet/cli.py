@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -19,8 +20,10 @@ import yaml
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from rlnet.callbacks.laziness import LazinessCallback
+from rlnet.callbacks.preemption import CheckpointOnSigterm
 from rlnet.safe_io import check_state_dict_matches, load_checkpoint
 
 
@@ -96,9 +99,10 @@ class RLNetCLI(LightningCLI):
         user_defined = "ModelCheckpoint" in str(cfg.trainer.get("callbacks"))
         if every <= 0 or len(idx) != 1 or user_defined:
             return
-        cbs[idx[0]] = ModelCheckpoint(dirpath=Path(self.trainer.default_root_dir) / "checkpoints",
-                                      every_n_train_steps=every, save_top_k=0, save_last=True,
+        ckpt_dir = Path(self.trainer.default_root_dir) / "checkpoints"
+        cbs[idx[0]] = ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=every, save_top_k=0, save_last=True,
                                       enable_version_counter=False)
+        cbs.append(CheckpointOnSigterm(ckpt_dir / "last.ckpt"))
 
     def _parse_ckpt_path(self) -> None:
         # LightningCLI reads the checkpoint's hyperparameters here, before anything else: load it
@@ -195,6 +199,10 @@ def main(args: Sequence[str] | None = None) -> int:
     except UserError as err:
         print(f"rlnet: error: {err}", file=sys.stderr)
         return 2
+    except SIGTERMException:
+        print("rlnet: stopped by SIGTERM; its last checkpoint is saved: rerun with --ckpt_path last to resume",
+              file=sys.stderr)
+        return 128 + signal.SIGTERM
     except SystemExit as err:  # --help, --print_config, and jsonargparse's own exits
         return int(err.code or 0) if isinstance(err.code, int) else 2
     except Exception as err:

@@ -34,3 +34,14 @@ class PoisonMember(L.Callback):
             with torch.no_grad():
                 pl_module.net.W_h[self.member, 0, 0] = float("nan")
             self.frozen = {k: v[self.member].detach().clone() for k, v in pl_module.laziness_weights().items()}
+
+
+class TermAtStep(L.Callback):
+    """Send this process SIGTERM during training step ``step`` (a scheduler pre-empting the job)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)

@@ -59,3 +59,24 @@ def test_resume_from_run_config_and_last_without_checkpoint_starts_fresh(tmp_pat
     # Resuming a finished run from its own config re-measures the same numbers.
     assert run_cli(["fit", "--config", a / "config.yaml", "--ckpt_path", "last", "--trainer.max_steps", 12]) == 0
     assert_close_tree(load_metrics(a)["members"], load_metrics(b)["members"], tol=1e-6)
+
+
+def test_sigterm_saves_a_checkpoint_at_the_current_step_and_resumes_exactly(tmp_path):
+    cfg = tiny_config(max_steps=STEPS, n_members=2)
+    cfg["checkpoint_every"] = 1000  # no periodic checkpoint before the signal
+    base = write_config(tmp_path / "run.yaml", cfg)
+    term = write_config(tmp_path / "term.yaml", {"trainer": {"callbacks": [
+        {"class_path": "faults.TermAtStep", "init_args": {"step": KILL}}]}})
+    ref_dir, run_dir = tmp_path / "reference", tmp_path / "pre-empted"
+    assert run_cli(["fit", "--config", base, "--trainer.default_root_dir", ref_dir]) == 0
+    proc = subprocess.run([PYTHON, "-m", "rlnet", "fit", "--config", str(base), "--config", str(term),
+                           "--trainer.default_root_dir", str(run_dir)],
+                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-2000:]
+    assert "--ckpt_path last" in proc.stderr.strip().splitlines()[-1]
+    assert not (run_dir / "metrics.json").exists()
+    assert load_checkpoint(run_dir / "checkpoints" / "last.ckpt")["global_step"] == KILL + 1
+    assert run_cli(["fit", "--config", base, "--trainer.default_root_dir", run_dir, "--ckpt_path", "last"]) == 0
+    ref, resumed = load_metrics(ref_dir), load_metrics(run_dir)
+    assert resumed["steps"] == ref["steps"] == STEPS
+    assert_close_tree(resumed["members"], ref["members"], tol=1e-6)
