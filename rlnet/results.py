@@ -30,6 +30,7 @@ def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for everyone who may read the dir
         with os.fdopen(fd, "w") as f:
             json.dump(_clean(data), f, indent=2, sort_keys=False)
             f.flush()
@@ -39,6 +40,12 @@ def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 MEASURE_COLUMNS = ("weight_change_norm", "representation_alignment", "kernel_alignment",

@@ -39,7 +39,12 @@ class ResultsDB:
 
     def __init__(self, path: str | Path, timeout: float = 120.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise ValueError(f"results table {self.path} is a directory, not a file")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"results table {self.path}: cannot create its directory ({err})") from err
         self.timeout = timeout
         con = self._raw()
         try:
@@ -58,7 +63,7 @@ class ResultsDB:
             raise ValueError(f"results table {self.path} is not a readable SQLite file: {err}") from err
 
     def _connect(self) -> _Tx:
-        return _Tx(self._raw())
+        return _Tx(self._raw(), self.path)
 
     def record(self, run_id: str, sweep: str, params: dict[str, Any], status: str,
                error: str | None = None, run_dir: str | None = None, metrics: dict | None = None,
@@ -123,8 +128,8 @@ class ResultsDB:
 class _Tx:
     """A connection used as ``with``: ``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK``), then close."""
 
-    def __init__(self, con: sqlite3.Connection) -> None:
-        self.con = con
+    def __init__(self, con: sqlite3.Connection, path: Path | None = None) -> None:
+        self.con, self.path = con, path
 
     def __enter__(self) -> sqlite3.Connection:
         self.con.execute("BEGIN IMMEDIATE")
@@ -133,5 +138,10 @@ class _Tx:
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             self.con.execute("ROLLBACK" if exc_type else "COMMIT")
+        except sqlite3.DatabaseError:
+            if exc_type is None:
+                raise
         finally:
             self.con.close()
+        if exc_type is sqlite3.DatabaseError:  # not a lock (OperationalError): the file itself is damaged
+            raise ValueError(f"results table {self.path} is damaged ({exc})") from exc

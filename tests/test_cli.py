@@ -43,7 +43,7 @@ def test_metrics_json_against_independent_computation(tmp_path):
     model, dm = cli.model, cli.datamodule
     hp = {k: v for k, v in model.hparams.items() if not k.startswith("_")}
     fresh = type(model)(**hp, connectivity=model.connectivity)
-    x, y = dm.probe_batch()
+    x, _y = dm.probe_batch()
     x = x.double()
     for e, m in enumerate(metrics["members"]):
         W0 = [p[e].detach().double() for p in (fresh.net.W_h, fresh.net.W_x, fresh.net.W_o)]

@@ -19,7 +19,7 @@ def test_svd_rank_exact_and_null_norm(rank):
     assert (s[rank:] < 1e-5 * s[0]).all() and (s[:rank] > 1e-3 * s[0]).all()
     assert W.norm().item() == pytest.approx(null.norm().item(), rel=1e-5)
     # The kept directions are the null draw's top singular directions.
-    U, S, Vh = torch.linalg.svd(null.double())
+    U, _S, _Vh = torch.linalg.svd(null.double())
     P = U[:, :rank] @ U[:, :rank].T
     assert (P @ W.double() - W.double()).norm().item() < 1e-8 * W.norm().item() + 1e-6
 

@@ -117,8 +117,11 @@ class LazinessCallback(L.Callback):
             )
             if "accuracy" in scores:
                 m["accuracy"] = float(scores["accuracy"][e])
-            m["diverged"] = not (torch.isfinite(torch.tensor(loss)).item()
-                                 and all(torch.isfinite(w[e]).all().item() for w in W.values()))
+            # Diverged if the module says so (it records the step) or the end state is not finite.
+            m["diverged"] = bool(m.get("diverged", False)) or not (
+                torch.isfinite(torch.tensor(loss)).item()
+                and all(torch.isfinite(w[e]).all().item() for w in W.values()))
+            m.setdefault("diverged_step", None)
             members.append(m)
         return members
 
@@ -127,6 +130,8 @@ class LazinessCallback(L.Callback):
         self._t0 = time.perf_counter()
         if self.snapshot is None:  # a resumed run restores it from the checkpoint instead
             self.snapshot = self.take_snapshot(trainer, pl_module)
+        else:  # restored: on the module's device, whichever device wrote the checkpoint
+            self.snapshot = {k: v.to(pl_module.device) for k, v in self.snapshot.items()}
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
@@ -138,6 +143,8 @@ class LazinessCallback(L.Callback):
             vals = [m[key] for m in members if key in m and not m["diverged"]]
             if vals:
                 summary[f"mean_{key}"] = sum(vals) / len(vals)
+        summary["n_diverged"] = sum(bool(m["diverged"]) for m in members)
+        summary["all_diverged"] = summary["n_diverged"] == len(members)
         out = {
             "config": self.config,
             "steps": int(trainer.global_step),

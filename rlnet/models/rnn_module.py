@@ -11,6 +11,7 @@ from torch import Tensor
 
 from rlnet.connectivity import Connectivity, Null
 from rlnet.measures.ntk import rnn_tangent_kernel
+from rlnet.models import divergence
 from rlnet.nets.rnn import RNN, Discretization, torch_default_linear_
 
 
@@ -92,6 +93,8 @@ class RNNModule(L.LightningModule):
         self.lr, self.momentum, self.optimizer_name = lr, momentum, optimizer
         self.loss_steps, self.loss_name, self.decision_step = loss_steps, loss, decision_step
         self.net = RNN(n_input, n_hidden, n_output, len(self.seeds), discretization, dt, tau, bptt=bptt)
+        # Step at which each member diverged (-1: still training); a buffer, so checkpoints keep it.
+        self.register_buffer("diverged_step", torch.full((len(self.seeds),), divergence.NOT_DIVERGED))
         self.init_weights()
 
     # ---- initial weights --------------------------------------------------------------------
@@ -136,11 +139,29 @@ class RNNModule(L.LightningModule):
         y_hat, _ = self.net(x)
         losses = self.member_losses(y_hat, y)
         self._last_losses = losses.detach()
-        # Logging costs ~0.3 ms a call: only on the logging steps.
+        self.diverged_step.copy_(divergence.mark_diverged(
+            self.diverged_step, divergence.finite_per_member(losses.detach()), self.global_step))
+        alive = self.diverged_step == divergence.NOT_DIVERGED
+        # Logging costs ~0.3 ms a call (and a device sync): only on the logging steps.
         if self.trainer is not None and (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
-            self.log("train/loss", losses.detach().mean(), prog_bar=True)
-        # Sum over members: each member's gradient is exactly its own loss's gradient.
-        return losses.sum()
+            if not alive.any():  # every member diverged: end the run cleanly, metrics.json says so
+                self.trainer.should_stop = True
+            self.log("train/loss", losses.detach()[alive].mean(), prog_bar=True)
+        # Sum over live members: each member's gradient is exactly its own loss's gradient, and a
+        # diverged member's NaN never reaches the others.
+        return divergence.masked_loss(losses, alive)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Freeze diverged members: a non-finite gradient marks divergence at this step, then the
+        diverged members' gradients and optimiser state are zeroed (see :mod:`rlnet.models.divergence`)."""
+        params = list(self.net.parameters())
+        finite = divergence.grads_finite_per_member(params, self.n_members, self.diverged_step.device)
+        self.diverged_step.copy_(divergence.mark_diverged(self.diverged_step, finite, self.global_step))
+        alive = self.diverged_step == divergence.NOT_DIVERGED
+        if alive.device.type == "cpu" and bool(alive.all()):
+            return  # nothing to freeze (the check is free on CPU; on a GPU it would cost a sync)
+        divergence.zero_member_grads(params, alive)
+        divergence.zero_member_optimizer_state(optimizer, alive)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         x, y = batch
@@ -194,5 +215,8 @@ class RNNModule(L.LightningModule):
 
     def member_info(self) -> list[dict]:
         """Per-member description saved in ``metrics.json``."""
-        return [{"seed": int(s), "connectivity": c.params()}
-                for s, c in zip(self.seeds, self.member_connectivity, strict=True)]
+        steps = self.diverged_step.tolist()
+        return [{"seed": int(s), "connectivity": c.params(),
+                 "diverged": steps[e] != divergence.NOT_DIVERGED,
+                 "diverged_step": None if steps[e] == divergence.NOT_DIVERGED else int(steps[e])}
+                for e, (s, c) in enumerate(zip(self.seeds, self.member_connectivity, strict=True))]
