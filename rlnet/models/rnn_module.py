@@ -174,8 +174,10 @@ class RNNModule(L.LightningModule):
         if self.optimizer_name == "adam":
             return torch.optim.Adam(self.parameters(), lr=self.lr)
         # fused: one pass over the weights instead of three (~2 % of an ensemble step on CPU).
-        return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum,
-                               fused=self.device.type in ("cpu", "cuda"))
+        try:
+            return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum, fused=True)
+        except (RuntimeError, TypeError, ValueError):  # a device or torch without the fused kernel
+            return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum)
 
     # ---- laziness protocol (see rlnet.callbacks.laziness) -------------------------------------
     def laziness_weights(self) -> dict[str, Tensor]:

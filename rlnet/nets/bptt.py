@@ -22,19 +22,15 @@ from torch import Tensor
 
 
 def _add_relu(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
-    """``out = relu(a + b)`` in one pass (ATen's fused kernel where present)."""
-    try:
+    """``out = relu(a + b)`` in one pass (ATen's fused CPU kernel; two passes elsewhere)."""
+    if a.device.type == "cpu" and hasattr(torch.ops.aten, "_add_relu"):
         return torch.ops.aten._add_relu.out(a, b, out=out)
-    except (AttributeError, RuntimeError):  # pragma: no cover - older or other builds
-        return torch.clamp_min(a.add_(b), 0.0, out=out)
+    return torch.clamp_min(a.add_(b), 0.0, out=out)
 
 
 def _threshold_backward(g: Tensor, r: Tensor, out: Tensor) -> Tensor:
     """``out = g * 1[r > 0]`` in one pass (the kernel autograd uses for relu)."""
-    try:
-        return torch.ops.aten.threshold_backward.grad_input(g, r, 0.0, grad_input=out)
-    except (AttributeError, RuntimeError):  # pragma: no cover
-        return torch.mul(g, r > 0, out=out)
+    return torch.ops.aten.threshold_backward.grad_input(g, r, 0.0, grad_input=out)
 
 
 def _forward_rates(W_h: Tensor, inp: Tensor, leak: float, gain: float, exponential: bool) -> Tensor:

@@ -25,6 +25,8 @@ from torch import Tensor, nn
 from rlnet.nets.bptt import rnn_sequence
 
 Discretization = Literal["euler", "exponential"]
+# The hand-written BPTT has no vmap rule: under torch.func transforms the autograd path runs.
+_functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
 
 
 def leak_and_gain(discretization: Discretization, dt: float, tau: float) -> tuple[float, float]:
@@ -138,7 +140,7 @@ class RNN(nn.Module):
         return self.W_h.shape[0]
 
     def forward(self, x: Tensor, taps: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if taps is None and self.bptt and not torch._C._are_functorch_transforms_active():
+        if taps is None and self.bptt and not _functorch_active():
             return rnn_sequence(self.W_h, self.W_x, self.W_o, x, leak=self.leak, gain=self.gain,
                                 discretization=self.discretization)
         return rnn_forward(self.W_h, self.W_x, self.W_o, x, leak=self.leak, gain=self.gain,
