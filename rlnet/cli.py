@@ -168,7 +168,7 @@ class RLNetCLI(LightningCLI):
 
 def _dispatch_extra(args: list[str]) -> int | None:
     """``sweep`` and ``report`` subcommands, provided by their own modules."""
-    if args and args[0] in ("sweep", "report"):
+    if args and args[0] in ("sweep", "report", "grid"):
         import importlib
 
         mod = importlib.import_module(f"rlnet.{args[0]}")
