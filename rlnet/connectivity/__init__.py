@@ -3,7 +3,8 @@
 from rlnet.connectivity.base import REGISTRY, Connectivity, make, match_frobenius, null_gaussian, register
 from rlnet.connectivity.null import Null
 from rlnet.connectivity.svd import SVDRank, svd_truncate
+from rlnet.connectivity.teacher import TeacherAligned
 from rlnet.connectivity.uniform import Uniform
 
-__all__ = ["REGISTRY", "Connectivity", "Null", "SVDRank", "Uniform", "make", "match_frobenius",
+__all__ = ["REGISTRY", "Connectivity", "Null", "SVDRank", "TeacherAligned", "Uniform", "make", "match_frobenius",
            "null_gaussian", "register", "svd_truncate"]
