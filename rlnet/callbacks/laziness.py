@@ -72,7 +72,8 @@ class LazinessCallback(L.Callback):
     def take_snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Tensor]:
         unknown = [k for k in self.weights if k not in pl_module.laziness_weights()]
         if unknown:  # fail before training, not after it
-            raise ValueError(f"laziness.weights {unknown} not among the module's {sorted(pl_module.laziness_weights())}")
+            known = sorted(pl_module.laziness_weights())
+            raise ValueError(f"laziness.weights {unknown} not among the module's {known}")
         x, y = trainer.datamodule.probe_batch()
         x, y = x.to(pl_module.device), y.to(pl_module.device)
         snap = {f"weight/{k}": v.detach().clone() for k, v in pl_module.laziness_weights().items()}

@@ -5,4 +5,5 @@ from rlnet.data.neurogym_data import NeurogymDataModule, TrialSampler
 from rlnet.data.neurogym_tasks import TASKS, TaskSpec, register_task
 from rlnet.data.pattern import PatternDataModule
 
-__all__ = ["TASKS", "MNISTDataModule", "NeurogymDataModule", "PatternDataModule", "TaskSpec", "TrialSampler", "register_task"]
+__all__ = ["TASKS", "MNISTDataModule", "NeurogymDataModule", "PatternDataModule", "TaskSpec", "TrialSampler",
+           "register_task"]

