@@ -67,7 +67,12 @@ class RLNetCLI(LightningCLI):
         try:
             super().instantiate_classes()
         except (ValueError, TypeError, FileNotFoundError) as err:
-            raise UserError(str(err).splitlines()[0] if str(err) else type(err).__name__) from err
+            # jsonargparse wraps a class's own ValueError in "Does not validate against any of the
+            # Union subtypes": report the innermost error, which names the field.
+            root = err
+            while isinstance(root.__cause__ or root.__context__, (ValueError, TypeError, FileNotFoundError)):
+                root = root.__cause__ or root.__context__
+            raise UserError(str(root).splitlines()[0] if str(root) else type(root).__name__) from err
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         lc = self._laziness_callback()
         if lc is not None:
