@@ -63,12 +63,14 @@ def main() -> None:
     ap.add_argument("--target", type=float, default=None,
                     help="sMNIST: stop each network at this validation accuracy (the paper: 0.97)")
     ap.add_argument("--check_every", type=int, default=20)
+    ap.add_argument("--extra", default="", help="more CLI overrides for every run, space-separated")
     ap.add_argument("--out", default="runs/issue6")
     a = ap.parse_args()
     out = Path(a.out) / a.experiment
     N, S = a.n_hidden, a.steps
     common = ["--trainer.max_steps", str(S), "--trainer.val_check_interval", str(S),
-              "--model.init_args.n_members", str(a.seeds), "--laziness.kernel_trials", str(a.kernel_trials)]
+              "--model.init_args.n_members", str(a.seeds), "--laziness.kernel_trials", str(a.kernel_trials),
+              *a.extra.split()]
     if a.target is not None and a.experiment in ("smnist", "fig3c"):
         common += ["--trainer.callbacks.init_args.target", str(a.target),
                    "--trainer.callbacks.init_args.every_n_steps", str(a.check_every)]

@@ -123,3 +123,14 @@ def test_frozen_member_keeps_its_weights_and_others_train_as_alone():
         assert not torch.equal(w[0], W0[k][0])  # ... after having trained for 2 steps
         assert torch.allclose(w[1], alone.laziness_weights()[k][0], atol=1e-6)  # member 1 unaffected
     assert cb.member_metrics()[0]["stopped_at_step"] == 2 and cb.member_metrics()[1]["reached_target"] is False
+
+
+def test_learned_structure_is_the_teachers_weight_change(teacher):
+    _, run = teacher
+    ckpt = torch.load(run / "final.ckpt", map_location="cpu", weights_only=False)
+    W_f = ckpt["state_dict"]["net.W_h"][0].double()
+    snap = next(v["snapshot"] for k, v in ckpt["callbacks"].items() if k.startswith("LazinessCallback"))
+    dW = W_f - snap["weight/W_h"][0].double()
+    W = TeacherAligned(checkpoint=str(run), structure_of="learned")(12, torch.Generator().manual_seed(0)).double()
+    cos = (W * dW).sum() / (W.norm() * dW.norm())
+    assert cos.item() == pytest.approx(1.0, abs=1e-5)
