@@ -34,7 +34,7 @@ def _existing_file(path: str | os.PathLike, what: str) -> Path:
     return p
 
 
-def _torch_load(p: Path, what: str) -> Any:
+def torch_load_safe(p: Path, what: str) -> Any:
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -57,7 +57,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """A Lightning checkpoint as a dict, loaded with ``weights_only=True``; ``ValueError`` if the
     file is missing, truncated, not a checkpoint, or needs code execution to load."""
     p = _existing_file(path, "checkpoint")
-    ckpt = _torch_load(p, "checkpoint")
+    ckpt = torch_load_safe(p, "checkpoint")
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ValueError(f"checkpoint {p} is not a Lightning checkpoint (no 'state_dict')")
     return ckpt
@@ -95,7 +95,7 @@ def load_matrix(path: str | os.PathLike, what: str = "matrix") -> Tensor:
         elif suffix == ".npy":
             arr = np.load(p, allow_pickle=False)
         elif suffix in (".pt", ".pth"):
-            obj = _torch_load(p, what)
+            obj = torch_load_safe(p, what)
             if not isinstance(obj, Tensor):
                 raise ValueError(f"{what} {p} holds a {type(obj).__name__}, not a tensor")
             arr = obj.detach().cpu().numpy()

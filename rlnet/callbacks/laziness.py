@@ -70,6 +70,10 @@ class LazinessCallback(L.Callback):
         return pl_module.laziness_kernel(xk, params=self.kernel_params, steps=self.kernel_steps).detach()
 
     def take_snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Tensor]:
+        unknown = [k for k in self.weights if k not in pl_module.laziness_weights()]
+        if unknown:  # fail before training, not after it
+            known = sorted(pl_module.laziness_weights())
+            raise ValueError(f"laziness.weights {unknown} not among the module's {known}")
         x, y = trainer.datamodule.probe_batch()
         x, y = x.to(pl_module.device), y.to(pl_module.device)
         snap = {f"weight/{k}": v.detach().clone() for k, v in pl_module.laziness_weights().items()}
@@ -137,6 +141,11 @@ class LazinessCallback(L.Callback):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         members = self.measure(pl_module)
+        # Other callbacks (e.g. StopAtAccuracy) may add per-member entries.
+        for cb in trainer.callbacks:
+            if cb is not self and hasattr(cb, "member_metrics"):
+                for m, extra in zip(members, cb.member_metrics()):
+                    m.update(extra)
         summary = {}
         for key in ("weight_change_norm", "representation_alignment", "kernel_alignment",
                     "sign_similarity", "final_loss", "accuracy"):
@@ -155,6 +164,8 @@ class LazinessCallback(L.Callback):
             "members": members,
             "summary": summary,
         }
+        if hasattr(trainer.datamodule, "run_info"):  # e.g. whether the offline MNIST subset was used
+            out["data"] = trainer.datamodule.run_info()
         self.metrics_path = write_json_atomic(run_dir(trainer) / self.filename, out)
         for lg in trainer.loggers:
             lg.log_metrics({f"final/{k}": v for k, v in summary.items()}, step=trainer.global_step)

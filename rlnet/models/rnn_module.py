@@ -37,6 +37,8 @@ class RNNModule(L.LightningModule):
         decision_step: the step whose rates form the representation (default: the last).
         bptt: use the hand-written backward through time (:mod:`rlnet.nets.bptt`); ``False``
             uses plain autograd (same result to float precision, slower).
+        representation_steps: ``'decision'`` (rates at ``decision_step``) or ``'all'`` (rates at every
+            step as rows; for one-trial tasks such as pattern generation).
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class RNNModule(L.LightningModule):
         connectivities: list[Connectivity] | None = None,
         pairing: Literal["product", "zip"] = "product",
         bptt: bool = True,
+        representation_steps: Literal["decision", "all"] = "decision",
     ) -> None:
         super().__init__()
         if not lr > 0:
@@ -70,6 +73,9 @@ class RNNModule(L.LightningModule):
             raise ValueError(f"model.optimizer must be 'sgd' or 'adam', got {optimizer!r}")
         if loss_steps not in ("all", "last"):
             raise ValueError(f"model.loss_steps must be 'all' or 'last', got {loss_steps!r}")
+        if representation_steps not in ("decision", "all"):
+            raise ValueError(f"model.representation_steps must be 'decision' or 'all', got {representation_steps!r}")
+        self.representation_steps = representation_steps
         if seeds is not None and len(seeds) != n_members:
             if n_members != 1:
                 raise ValueError(f"model.seeds has {len(seeds)} entries but model.n_members={n_members}")
@@ -188,6 +194,8 @@ class RNNModule(L.LightningModule):
     def laziness_representation(self, x: Tensor) -> Tensor:
         """Rates at the decision step, ``(E, trials, N)`` (Eq. 5's ``H^T``)."""
         _, r = self.net(x)
+        if self.representation_steps == "all":
+            return r.flatten(1, 2)  # (E, T * trials, N)
         return r[:, self.decision_step]
 
     @torch.no_grad()
