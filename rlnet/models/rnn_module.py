@@ -11,6 +11,7 @@ from torch import Tensor
 
 from rlnet.connectivity import Connectivity, Null
 from rlnet.measures.ntk import rnn_tangent_kernel
+from rlnet.models.dale import DaleConstraint, infer_presynaptic_signs
 from rlnet.nets.rnn import RNN, Discretization, torch_default_linear_
 
 
@@ -29,6 +30,8 @@ class RNNModule(L.LightningModule):
         loss_steps: ``'all'`` (Neurogym: cross-entropy at every step) or ``'last'`` (sMNIST).
         loss: ``'cross_entropy'`` (classification) or ``'mse'`` (regression, targets ``(T, B, O)``).
         decision_step: the step whose rates form the representation (default: the last).
+        dale: keep Dale's law during training (Fig. 17; see :mod:`rlnet.models.dale`); the signs come
+            from the connectivity (``presynaptic_signs``) or the initial ``W_h``'s columns.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class RNNModule(L.LightningModule):
         loss_steps: Literal["all", "last"] = "all",
         loss: Literal["cross_entropy", "mse"] = "cross_entropy",
         decision_step: int = -1,
+        dale: DaleConstraint | None = None,
     ) -> None:
         super().__init__()
         if not lr > 0:
@@ -64,7 +68,8 @@ class RNNModule(L.LightningModule):
                 raise ValueError(f"model.seeds has {len(seeds)} entries but model.n_members={n_members}")
             n_members = len(seeds)
         self.connectivity = connectivity if connectivity is not None else Null()
-        self.save_hyperparameters(ignore=["connectivity"])
+        self.dale = dale
+        self.save_hyperparameters(ignore=["connectivity", "dale"])
         self.seeds = list(seeds) if seeds is not None else [seed + e for e in range(n_members)]
         self.lr, self.momentum, self.optimizer_name = lr, momentum, optimizer
         self.loss_steps, self.loss_name, self.decision_step = loss_steps, loss, decision_step
@@ -81,6 +86,15 @@ class RNNModule(L.LightningModule):
                 self.net.W_h[e].copy_(self.connectivity(N, gen))
                 self.net.W_x[e].copy_(torch_default_linear_(torch.empty_like(self.net.W_x[e], device="cpu"), gen))
                 self.net.W_o[e].copy_(torch_default_linear_(torch.empty_like(self.net.W_o[e], device="cpu"), gen))
+        if self.dale is not None:
+            signs = self.connectivity.presynaptic_signs(N)
+            signs = infer_presynaptic_signs(self.net.W_h) if signs is None else signs.expand(self.n_members, N)
+            self.register_buffer("dale_signs", signs.to(self.net.W_h).clone())
+            self.dale.apply_(self.net.W_h, self.net.W_o, self.dale_signs)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.dale is not None:  # after the optimiser step: project back onto Dale's law
+            self.dale.apply_(self.net.W_h, self.net.W_o, self.dale_signs)
 
     @property
     def n_members(self) -> int:
@@ -163,4 +177,5 @@ class RNNModule(L.LightningModule):
 
     def member_info(self) -> list[dict]:
         """Per-member description saved in ``metrics.json``."""
-        return [{"seed": int(s), "connectivity": self.connectivity.params()} for s in self.seeds]
+        extra = {} if self.dale is None else {"dale": self.dale.params()}
+        return [{"seed": int(s), "connectivity": self.connectivity.params(), **extra} for s in self.seeds]
