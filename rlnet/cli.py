@@ -67,7 +67,8 @@ class RLNetCLI(LightningCLI):
         try:
             super().instantiate_classes()
         except (ValueError, TypeError, FileNotFoundError) as err:
-            raise UserError(str(err).splitlines()[0] if str(err) else type(err).__name__) from err
+            root = _innermost_error(err)
+            raise UserError(str(root).splitlines()[0] if str(root) else type(root).__name__) from err
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         lc = self._laziness_callback()
         if lc is not None:
@@ -132,6 +133,19 @@ def main(args: Sequence[str] | None = None) -> int:
             return 2
         raise
     return 0
+
+
+def _innermost_error(err: BaseException) -> BaseException:
+    """The deepest user-fixable error in ``err``'s chain: jsonargparse wraps a class's own ``ValueError``
+    (e.g. a bad EM file) in "Does not validate against any of the Union subtypes"."""
+    found, seen = err, set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, (ValueError, TypeError, FileNotFoundError)):
+            found = cur
+        cur = cur.__cause__ or cur.__context__
+    return found
 
 
 def _first_line(msg: str) -> str:
