@@ -25,7 +25,6 @@ from rlnet.connectivity.dale import excitatory_count
 from rlnet.measures.effective_rank import eigenvalue_effective_rank, singular_value_effective_rank
 from rlnet.measures.motifs import chain_motif_tau, motif_correlations
 
-
 torch.set_num_threads(1)  # small LAPACK calls: threads only contend on a busy machine
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 import torch
 
 from rlnet.cli import main
-from rlnet.connectivity import EMConnectivity, Null, load_em_matrix, synthetic_em_standin
+from rlnet.connectivity import EMConnectivity, Null, synthetic_em_standin
 from rlnet.connectivity.em import shuffle_offdiagonal, shuffle_within_mask
-from rlnet.connectivity.em_standin import STANDIN_BLOCKS
+from rlnet.connectivity.em_standin import STANDIN_BLOCKS, STANDIN_SIGMA_LN
 from rlnet.measures.effective_rank import eigenvalue_effective_rank
 
 torch.set_num_threads(1)
@@ -85,7 +86,7 @@ def test_bad_files_raise_value_errors_naming_the_problem(tmp_path):
 
 def test_size_mismatch_names_n_hidden(tmp_path):
     C, _ = small_em()
-    with pytest.raises(ValueError, match="n_hidden=20 .* 12 cells"):
+    with pytest.raises(ValueError, match=r"n_hidden=20 .* 12 cells"):
         EMConnectivity(path=write(tmp_path, "ok.npy", C))(20)
 
 
@@ -117,6 +118,10 @@ def test_standin_statistics():
         k = int(sel.sum())
         frac = float((C[sel] != 0).double().mean())
         assert abs(frac - p) <= 4 * (p * (1 - p) / k) ** 0.5, (pre, post, frac, p)
+        # Summed volume per connection: E[1 + Poisson(m - 1)] E[lognormal] = m exp(sigma_ln^2 / 2).
+        vol = C[sel][C[sel] != 0].abs()
+        target = m * math.exp(STANDIN_SIGMA_LN**2 / 2)
+        assert abs(float(vol.mean()) - target) <= 4 * float(vol.std()) / len(vol) ** 0.5, (pre, post)
     assert torch.equal(synthetic_em_standin()[0], C)  # a fixed matrix, like the data it stands for
 
 
