@@ -69,3 +69,24 @@ def test_signs_from_em_and_refusal_for_mixed_signs():
         RNNModule(n_hidden=20, connectivity=Null(), dale=DaleConstraint())
     with pytest.raises(ValueError, match="readout"):
         DaleConstraint(readout="inhibitory")
+
+
+def test_dale_config_end_to_end_writes_spectrum(tmp_path):
+    import json
+
+    from rlnet.cli import main
+
+    code = main(["fit", "--config", "configs/2af_dale_trained.yaml", "--model.init_args.n_hidden=30",
+                 "--model.init_args.n_members=2", "--model.init_args.dale.readout=excitatory",
+                 "--trainer.max_steps=5", "--trainer.logger=false", "--trainer.enable_progress_bar=false",
+                 "--trainer.enable_checkpointing=false", "--trainer.limit_val_batches=0",
+                 "--data.init_args.n_probe=32", "--laziness.kernel_trials=4", "--laziness.verbose=false",
+                 f"--trainer.default_root_dir={tmp_path}"])
+    assert code == 0
+    members = json.loads((tmp_path / "metrics.json").read_text())["members"]
+    assert len(members) == 2
+    for m in members:
+        assert m["dale"] == {"readout": "excitatory", "zero_diagonal": True}
+        spec = m["initial_spectrum"]
+        assert len(spec["eigenvalue_magnitudes"]) == 30 and spec["eigenvalue_magnitudes"][0] == 1.0
+        assert abs(spec["eigenvalue_effective_rank"] - m["initial_eigenvalue_effective_rank"]) < 1e-9
