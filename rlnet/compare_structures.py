@@ -12,6 +12,7 @@ and KA. Runs are skipped when their ``metrics.json`` exists, so an interrupted c
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,12 @@ def run_one(config: str, out: Path, steps: int, members: int, n_hidden: int | No
     return json.loads(metrics.read_text())
 
 
+def usable(members: list[dict], key: str) -> list[float]:
+    """Values of ``key`` over members that did not diverge and for which it is defined (finite)."""
+    vals = [m.get(key) for m in members if not m["diverged"]]
+    return [float(v) for v in vals if v is not None and math.isfinite(v)]
+
+
 def compare(task: str, steps: int, members: int, out: Path, structures: list[str]) -> list[dict]:
     from scipy.stats import mannwhitneyu
 
@@ -51,8 +58,9 @@ def compare(task: str, steps: int, members: int, out: Path, structures: list[str
         st = run_one(f"configs/{task}_{s}.yaml", out / s, steps, members)
         row = {"structure": s, "n": n}
         for key, label, direction in MEASURES:
-            a = [m[key] for m in st["members"] if not m["diverged"]]
-            b = [m[key] for m in null["members"] if not m["diverged"]]
+            # A measure is missing (null in metrics.json) when it is undefined, e.g. RA of a network whose
+            # decision-step rates all died; such members are left out of that measure and counted.
+            a, b = usable(st["members"], key), usable(null["members"], key)
             p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue) if a and b else float("nan")
             ma, mb = sorted(a)[len(a) // 2] if a else float("nan"), sorted(b)[len(b) // 2] if b else float("nan")
             holds = ma > mb if direction == "higher" else ma < mb
@@ -62,6 +70,8 @@ def compare(task: str, steps: int, members: int, out: Path, structures: list[str
                            "null": [m.get("accuracy") for m in null["members"]]}
         row["diverged"] = {"structure": sum(m["diverged"] for m in st["members"]),
                            "null": sum(m["diverged"] for m in null["members"])}
+        row["undefined_measures"] = {w: sum(any(m.get(k) is None for k, _, _ in MEASURES) for m in r["members"])
+                                     for w, r in (("structure", st), ("null", null))}
         rows.append(row)
     return rows
 
@@ -78,8 +88,10 @@ def markdown(rows: list[dict]) -> str:
             cells.append(f"{d['median_structure']:.3f} / {d['median_null']:.3f} ({d['p']:.3f}){mark}")
         acc = r["accuracy"]
         mean = lambda v: sum(x for x in v if x is not None) / max(1, len([x for x in v if x is not None]))  # noqa: E731
+        und = r["undefined_measures"]
+        note = f" ({und['structure']} / {und['null']} with an undefined measure)" if any(und.values()) else ""
         lines.append(f"| {r['structure']} ({r['n']}) | " + " | ".join(cells)
-                     + f" | {mean(acc['structure']):.2f} / {mean(acc['null']):.2f} |")
+                     + f" | {mean(acc['structure']):.2f} / {mean(acc['null']):.2f}{note} |")
     return "\n".join(lines)
 
 
