@@ -25,6 +25,15 @@ MEASURES = [("initial_eigenvalue_effective_rank", "eff. rank", "lower"),
             ("kernel_alignment", "KA", "lower")]
 
 
+def config_path(task: str, structure: str) -> str:
+    """``configs/{task}_{structure}.yaml`` in the working directory, else in the source checkout."""
+    name = f"{task}_{structure}.yaml"
+    for base in (Path("configs"), Path(__file__).resolve().parents[1] / "configs"):
+        if (base / name).is_file():
+            return str(base / name)
+    raise FileNotFoundError(f"no config {name} in ./configs or the rlnet checkout")
+
+
 def run_one(config: str, out: Path, steps: int, members: int, n_hidden: int | None = None) -> dict:
     from rlnet.cli import main as cli_main
 
@@ -54,8 +63,8 @@ def compare(task: str, steps: int, members: int, out: Path, structures: list[str
     rows = []
     for s in structures:
         n = STRUCTURE_N[s]
-        null = run_one(f"configs/{task}_null.yaml", out / f"null_n{n}", steps, members, n_hidden=n)
-        st = run_one(f"configs/{task}_{s}.yaml", out / s, steps, members)
+        null = run_one(config_path(task, "null"), out / f"null_n{n}", steps, members, n_hidden=n)
+        st = run_one(config_path(task, s), out / s, steps, members)
         row = {"structure": s, "n": n}
         for key, label, direction in MEASURES:
             # A measure is missing (null in metrics.json) when it is undefined, e.g. RA of a network whose

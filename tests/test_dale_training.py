@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning as L
 import pytest
 import torch
@@ -76,7 +78,8 @@ def test_dale_config_end_to_end_writes_spectrum(tmp_path):
 
     from rlnet.cli import main
 
-    code = main(["fit", "--config", "configs/2af_dale_trained.yaml", "--model.init_args.n_hidden=30",
+    config = Path(__file__).resolve().parents[1] / "configs" / "2af_dale_trained.yaml"
+    code = main(["fit", "--config", str(config), "--model.init_args.n_hidden=30",
                  "--model.init_args.n_members=2", "--model.init_args.dale.readout=excitatory",
                  "--trainer.max_steps=5", "--trainer.logger=false", "--trainer.enable_progress_bar=false",
                  "--trainer.enable_checkpointing=false", "--trainer.limit_val_batches=0",

@@ -13,7 +13,8 @@ torch.set_num_threads(1)
 STRUCTURES = ["null", "celltype", "celltype_b", "chain_over", "chain_under", "dale", "dale_trained", "em",
               "em_shuffled", "em_shuffled_all", "softrank", "lowrank_eignorm"]
 # 2AF in the default suite; DMS and CXT (same classes, another task) with -m slow.
-CONFIGS = [pytest.param(Path("configs") / f"{t}_{s}.yaml", marks=[pytest.mark.slow] if t != "2af" else [])
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = [pytest.param(CONFIG_DIR / f"{t}_{s}.yaml", marks=[pytest.mark.slow] if t != "2af" else [])
            for t in ("2af", "dms", "cxt") for s in STRUCTURES]
 
 
