@@ -167,8 +167,8 @@ class RLNetCLI(LightningCLI):
 
 
 def _dispatch_extra(args: list[str]) -> int | None:
-    """``sweep`` and ``report`` subcommands, provided by their own modules."""
-    if args and args[0] in ("sweep", "report", "grid"):
+    """``sweep``, ``report``, ``grid`` and ``spectra`` subcommands, provided by their own modules."""
+    if args and args[0] in ("sweep", "report", "grid", "spectra"):
         import importlib
 
         mod = importlib.import_module(f"rlnet.{args[0]}")

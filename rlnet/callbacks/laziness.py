@@ -28,6 +28,7 @@ from torch import Tensor
 
 from rlnet.measures.alignment import kernel_alignment, representation_alignment
 from rlnet.measures.effective_rank import eigenvalue_effective_rank, singular_value_effective_rank
+from rlnet.measures.spectrum import spectrum_summary
 from rlnet.measures.weights import sign_similarity, weight_change_norm
 from rlnet.results import format_table, write_json_atomic
 
@@ -110,6 +111,7 @@ class LazinessCallback(L.Callback):
             if W_h0 is not None:
                 m["initial_eigenvalue_effective_rank"] = float(eigenvalue_effective_rank(W_h0[e]))
                 m["initial_singular_value_effective_rank"] = float(singular_value_effective_rank(W_h0[e]))
+                m["initial_spectrum"] = spectrum_summary(W_h0[e].cpu())
             loss = float(scores["loss"][e])
             m.update(
                 weight_change_norm=float(wcn[e]),

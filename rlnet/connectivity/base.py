@@ -4,7 +4,9 @@ A structure is a small configurable object; calling it with ``(n, generator)`` r
 ``(n, n)`` matrix ``W[post, pre]``. Every structure first draws the null matrix
 ``W0_ij ~ N(0, g^2 / n)`` from the generator, builds its own matrix (SVD truncation of ``W0``, a
 block-gain matrix, ...) and, by default, rescales it to ``||W0||_F`` so that comparisons hold the
-weight magnitude fixed (``match_norm``). Structures are plain classes so that LightningCLI can
+weight magnitude fixed (``normalize='frobenius'``, App. C.1). ``normalize='eigenvalue'`` matches the
+largest eigenvalue modulus (spectral radius) of ``W0`` instead (Fig. 13); ``'none'`` (or
+``match_norm=False``) keeps the structure's own scale. Structures are plain classes so that LightningCLI can
 pick them by name: ``--model.connectivity=SVDRank --model.connectivity.rank=30``.
 """
 
@@ -42,21 +44,67 @@ def match_frobenius(w: Tensor, reference: Tensor) -> Tensor:
     return w * (reference.norm() / norm)
 
 
+def spectral_radius(w: Tensor) -> Tensor:
+    """Largest eigenvalue modulus ``max_i |lambda_i(w)|`` of ``(..., N, N)``, in ``w``'s dtype."""
+    return torch.linalg.eigvals(w.double()).abs().amax(-1).to(w.dtype)
+
+
+def match_leading_eigenvalue(w: Tensor, reference: Tensor) -> Tensor:
+    """Rescale ``w`` so its spectral radius equals that of ``reference`` (Fig. 13)."""
+    rad = spectral_radius(w)
+    if rad == 0:
+        raise ValueError("cannot rescale a nilpotent (all-zero spectrum) matrix to a reference eigenvalue")
+    return w * (spectral_radius(reference) / rad)
+
+
+NORMALIZATIONS = ("frobenius", "eigenvalue", "none")
+
+
+def normalize_to(w: Tensor, reference: Tensor, normalize: str) -> Tensor:
+    """Apply one of :data:`NORMALIZATIONS` to ``w`` against the ``reference`` draw."""
+    if normalize == "frobenius":
+        return match_frobenius(w, reference)
+    if normalize == "eigenvalue":
+        return match_leading_eigenvalue(w, reference)
+    if normalize == "none":
+        return w
+    raise ValueError(f"connectivity.normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+
+
 class Connectivity:
     """Base class. Subclasses implement :meth:`structure` and keep their arguments as attributes.
 
     Args:
         g: gain of the null draw ``N(0, g^2/N)`` (the authors' code uses 1.25, the paper's text 1.5).
-        match_norm: rescale the result to the null draw's Frobenius norm.
+        match_norm: rescale the result to the null draw (``False`` is ``normalize='none'``).
+        normalize: ``'frobenius'`` (default, App. C.1): match the null draw's Frobenius norm;
+            ``'eigenvalue'`` (Fig. 13): match its largest eigenvalue modulus; ``'none'``.
     """
 
     registry_name = "base"
 
-    def __init__(self, g: float = 1.25, match_norm: bool = True) -> None:
+    def __init__(self, g: float = 1.25, match_norm: bool = True, normalize: str = "frobenius") -> None:
         if not g > 0:
             raise ValueError(f"connectivity.g must be > 0, got {g}")
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"connectivity.normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
         self.g = float(g)
         self.match_norm = bool(match_norm)
+        self.normalize = normalize
+
+    @property
+    def normalization(self) -> str:
+        """The rescaling actually applied: ``normalize``, or ``'none'`` when ``match_norm`` is off."""
+        return self.normalize if self.match_norm else "none"
+
+    def rescale(self, w: Tensor, reference: Tensor) -> Tensor:
+        """Rescale a built structure ``w`` against the ``reference`` draw (see ``normalize``)."""
+        return normalize_to(w, reference, self.normalization)
+
+    def presynaptic_signs(self, n: int) -> Tensor | None:
+        """``(n,)`` sign (+1 excitatory, -1 inhibitory) of each presynaptic neuron for structures that
+        obey Dale's law (used to keep the law during training); ``None`` for the others."""
+        return None
 
     def structure(self, n: int, null: Tensor, generator: torch.Generator) -> Tensor:
         raise NotImplementedError
@@ -72,7 +120,7 @@ class Connectivity:
         w = self.structure(n, null, generator)
         if w.shape != (n, n):
             raise ValueError(f"{type(self).__name__} returned shape {tuple(w.shape)}, expected {(n, n)}")
-        return match_frobenius(w, null) if self.match_norm else w
+        return self.rescale(w, null)
 
     def params(self) -> dict:
         """The structure's parameters, as saved in ``metrics.json``."""

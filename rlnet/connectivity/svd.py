@@ -1,7 +1,8 @@
 """SVD low-rank connectivity (App. C.1, Fig. 1).
 
 Draw the temporary matrix ``W_hat`` (Gaussian null, or uniform for Fig. 7), keep its top ``r``
-singular components, ``W = U_r S_r V_r^T``, and rescale to ``||W_hat||_F``. The low rank is an
+singular components, ``W = U_r S_r V_r^T``, and rescale to ``||W_hat||_F`` (or, with
+``normalize='eigenvalue'``, to ``W_hat``'s spectral radius, Fig. 13). The low rank is an
 initial condition only; it is never enforced during training.
 """
 
@@ -12,7 +13,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from rlnet.connectivity.base import Connectivity, match_frobenius, register
+from rlnet.connectivity.base import Connectivity, register
 from rlnet.connectivity.uniform import uniform_draw
 
 
@@ -34,8 +35,8 @@ class SVDRank(Connectivity):
     """
 
     def __init__(self, rank: int | None = None, base: Literal["gaussian", "uniform"] = "gaussian",
-                 g: float = 1.25, match_norm: bool = True) -> None:
-        super().__init__(g=g, match_norm=match_norm)
+                 g: float = 1.25, match_norm: bool = True, normalize: str = "frobenius") -> None:
+        super().__init__(g=g, match_norm=match_norm, normalize=normalize)
         if rank is not None and int(rank) < 1:
             raise ValueError(f"connectivity.rank must be >= 1, got {rank}")
         if base not in ("gaussian", "uniform"):
@@ -55,7 +56,7 @@ class SVDRank(Connectivity):
         if self.base == "uniform":
             draw = uniform_draw(n, self.g, generator)
         w = draw if self.rank is None or self.rank == n else svd_truncate(draw, self.rank)
-        return match_frobenius(w, draw) if self.match_norm else w
+        return self.rescale(w, draw)
 
     def structure(self, n: int, null: Tensor, generator: torch.Generator) -> Tensor:  # pragma: no cover
         raise NotImplementedError("SVDRank overrides __call__")

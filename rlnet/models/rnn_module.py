@@ -12,6 +12,7 @@ from torch import Tensor
 from rlnet.connectivity import Connectivity, Null
 from rlnet.measures.ntk import rnn_tangent_kernel
 from rlnet.models import divergence
+from rlnet.models.dale import DaleConstraint, infer_presynaptic_signs
 from rlnet.nets.rnn import RNN, Discretization, torch_default_linear_
 
 
@@ -39,6 +40,8 @@ class RNNModule(L.LightningModule):
             uses plain autograd (same result to float precision, slower).
         representation_steps: ``'decision'`` (rates at ``decision_step``) or ``'all'`` (rates at every
             step as rows; for one-trial tasks such as pattern generation).
+        dale: keep Dale's law during training (Fig. 17; see :mod:`rlnet.models.dale`); the signs come
+            from the connectivity (``presynaptic_signs``) or the initial ``W_h``'s columns.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class RNNModule(L.LightningModule):
         pairing: Literal["product", "zip"] = "product",
         bptt: bool = True,
         representation_steps: Literal["decision", "all"] = "decision",
+        dale: DaleConstraint | None = None,
     ) -> None:
         super().__init__()
         if not lr > 0:
@@ -81,7 +85,8 @@ class RNNModule(L.LightningModule):
                 raise ValueError(f"model.seeds has {len(seeds)} entries but model.n_members={n_members}")
             n_members = len(seeds)
         self.connectivity = connectivity if connectivity is not None else Null()
-        self.save_hyperparameters(ignore=["connectivity", "connectivities"])
+        self.dale = dale
+        self.save_hyperparameters(ignore=["connectivity", "connectivities", "dale"])
         base_seeds = list(seeds) if seeds is not None else [seed + e for e in range(n_members)]
         if connectivities is not None and len(connectivities) == 0:
             raise ValueError("model.connectivities must name at least one structure")
@@ -114,6 +119,17 @@ class RNNModule(L.LightningModule):
                 self.net.W_h[e].copy_(self.member_connectivity[e](N, gen))
                 self.net.W_x[e].copy_(torch_default_linear_(torch.empty_like(self.net.W_x[e], device="cpu"), gen))
                 self.net.W_o[e].copy_(torch_default_linear_(torch.empty_like(self.net.W_o[e], device="cpu"), gen))
+        if self.dale is not None:
+            # Each member's signs come from its own structure, else from its initial W_h's columns.
+            inferred = infer_presynaptic_signs(self.net.W_h)
+            per = [c.presynaptic_signs(N) for c in self.member_connectivity]
+            signs = torch.stack([inferred[e] if p is None else p.to(inferred) for e, p in enumerate(per)])
+            self.register_buffer("dale_signs", signs.to(self.net.W_h).clone())
+            self.dale.apply_(self.net.W_h, self.net.W_o, self.dale_signs)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.dale is not None:  # after the optimiser step: project back onto Dale's law
+            self.dale.apply_(self.net.W_h, self.net.W_o, self.dale_signs)
 
     @property
     def n_members(self) -> int:
@@ -226,7 +242,8 @@ class RNNModule(L.LightningModule):
     def member_info(self) -> list[dict]:
         """Per-member description saved in ``metrics.json``."""
         steps = self.diverged_step.tolist()
-        return [{"seed": int(s), "connectivity": c.params(),
+        extra = {} if self.dale is None else {"dale": self.dale.params()}
+        return [{"seed": int(s), "connectivity": c.params(), **extra,
                  "diverged": steps[e] != divergence.NOT_DIVERGED,
                  "diverged_step": None if steps[e] == divergence.NOT_DIVERGED else int(steps[e])}
                 for e, (s, c) in enumerate(zip(self.seeds, self.member_connectivity, strict=True))]
