@@ -118,7 +118,7 @@ def test_generic_kernel_of_an_mlp_matches_naive():
     mlp = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3)).double()
     x = torch.randn(7, 5, dtype=torch.float64)
     ref = naive_tangent_kernel(lambda: mlp(x), list(mlp.parameters()))
-    for method in ("jacobian", "ntk_vp"):
+    for method in ("auto", "jacobian", "ntk_vp", "loop"):
         assert rel(module_tangent_kernel(mlp, x, method=method), ref) < 1e-10
     only = module_tangent_kernel(mlp, x, params=["0.weight"])
     assert rel(only, naive_tangent_kernel(lambda: mlp(x), [mlp[0].weight])) < 1e-10

@@ -8,7 +8,10 @@ NTK tutorial:
   ``O(M P)``; ``chunk_size`` bounds the vmap's working set);
 * ``'ntk_vp'``: kernel columns ``K u = J (J^T u)`` by ``vjp`` then ``jvp`` for one-hot ``u``,
   vmapped over ``chunk_size`` columns at a time: never holds the whole Jacobian (memory
-  ``O(chunk_size P)``).
+  ``O(chunk_size P)``);
+* ``'loop'``: one ``autograd.grad`` per output into a preallocated Jacobian, for modules whose
+  operators ``vmap`` does not support (e.g. ``nn.GRU``, ``nn.LSTM``); ``'auto'`` (the default of
+  :func:`module_tangent_kernel`) tries ``'jacobian'`` and falls back to it.
 
 Used by the laziness callbacks for modules rlnet does not know and as the tests' cross-check of
 the RNN's fast kernel. Needs trials that do not interact (no batch statistics).
@@ -23,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-Method = Literal["jacobian", "ntk_vp"]
+Method = Literal["auto", "jacobian", "ntk_vp", "loop"]
 
 
 def select_parameters(module: nn.Module, params: str | list[str] | None = "all") -> dict[str, Tensor]:
@@ -50,16 +53,37 @@ def functional_kernel(
     (any trailing shape). Each trial is run alone (``vmap`` over ``trial_dim``), so ``M = B * F``
     with ``F`` the outputs per trial, rows ordered ``(trial, output)``.
     """
-    if method not in ("jacobian", "ntk_vp"):
-        raise ValueError(f"method must be 'jacobian' or 'ntk_vp', got {method!r}")
+    if method not in ("auto", "jacobian", "ntk_vp", "loop"):
+        raise ValueError(f"method must be 'auto', 'jacobian', 'ntk_vp' or 'loop', got {method!r}")
     p = {k: v.detach() for k, v in params.items()}
 
     def single(pp: Mapping[str, Tensor], xb: Tensor) -> Tensor:
         return fn(pp, xb.unsqueeze(trial_dim))[0].reshape(-1)
 
+    if method == "loop":
+        return _loop_kernel(fn, p, x)
     # torch.func transforms ignore an outer no_grad; it only stops graphs through unselected params.
-    with torch.no_grad():
-        return _kernel(single, fn, p, x, trial_dim, method, chunk_size)
+    try:
+        with torch.no_grad():
+            return _kernel(single, fn, p, x, trial_dim, "jacobian" if method == "auto" else method, chunk_size)
+    except RuntimeError:
+        if method != "auto":
+            raise
+        return _loop_kernel(fn, p, x)
+
+
+def _loop_kernel(fn: Callable, p: dict[str, Tensor], x: Tensor) -> Tensor:
+    """One ``autograd.grad`` per output of the whole probe batch, rows written in place."""
+    leaves = {k: v.detach().requires_grad_() for k, v in p.items()}
+    with torch.enable_grad():
+        y = fn(leaves, x).reshape(-1)
+        P = sum(v.numel() for v in leaves.values())
+        J = torch.empty(y.numel(), P, dtype=y.dtype, device=y.device)
+        for i in range(y.numel()):
+            gs = torch.autograd.grad(y[i], list(leaves.values()), retain_graph=True, allow_unused=True)
+            J[i] = torch.cat([(g if g is not None else torch.zeros_like(v)).reshape(-1)
+                              for g, v in zip(gs, leaves.values())])
+    return J @ J.T
 
 
 def _kernel(single: Callable, fn: Callable, p: dict[str, Tensor], x: Tensor, trial_dim: int, method: Method,
@@ -88,7 +112,7 @@ def _kernel(single: Callable, fn: Callable, p: dict[str, Tensor], x: Tensor, tri
 def module_tangent_kernel(
     module: nn.Module, x: Tensor, *, params: str | list[str] | None = "all",
     output_fn: Callable[[nn.Module, Tensor], Tensor] | None = None, trial_dim: int = 0,
-    method: Method = "jacobian", chunk_size: int | None = None,
+    method: Method = "auto", chunk_size: int | None = None,
 ) -> Tensor:
     """Exact tangent kernel ``(M, M)`` of a module's output on the probe ``x``.
 
