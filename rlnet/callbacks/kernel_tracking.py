@@ -30,15 +30,11 @@ from torch import Tensor
 
 from rlnet.callbacks.protocol import LazinessProtocol, eval_mode, resolve_probe
 from rlnet.measures.alignment import centered_alignment, kernel_alignment, representation_alignment, task_alignment
+from rlnet.measures.effective_rank import top_eigenpair
 from rlnet.results import write_json_atomic
 
 MEASURES = ("kernel_alignment", "task_alignment", "label_alignment", "kernel_effective_rank",
             "representation_alignment", "weight_change_norm")
-
-
-def top_eigenvalue(K: Tensor) -> Tensor:
-    """Largest eigenvalue of symmetric ``(..., M, M)`` kernels (float64 ``eigvalsh``)."""
-    return torch.linalg.eigvalsh(K.double())[..., -1]
 
 
 class KernelTrackingCallback(L.Callback):
@@ -75,6 +71,7 @@ class KernelTrackingCallback(L.Callback):
         self.steps: list[int] = []
         self.series: list[dict[str, list[float]]] = []
         self.measure_time_s = 0.0
+        self._top_vec: Tensor | None = None  # warm start of the power iteration
 
     # ---- snapshot and measures --------------------------------------------------------------
     def _setup(self, pl_module: L.LightningModule) -> LazinessProtocol:
@@ -108,10 +105,14 @@ class KernelTrackingCallback(L.Callback):
         s, proto = self.snapshot, self.proto
         assert s is not None and proto is not None
         x = s["probe_x"]
-        K = proto.kernel(proto.first_trials(x, self.kernel_trials), self.kernel_params, self.kernel_steps)
+        first = not self.steps and int(pl_module.global_step) == 0
+        K = s["kernel"] if first else proto.kernel(proto.first_trials(x, self.kernel_trials), self.kernel_params,
+                                                   self.kernel_steps)
         trace = torch.diagonal(K.double(), dim1=-2, dim2=-1).sum(-1)
+        v0 = self._top_vec if self._top_vec is not None and self._top_vec.shape == K.shape[:-1] else None
+        top, self._top_vec = top_eigenpair(K, v0)
         out = {"kernel_alignment": kernel_alignment(K, s["kernel"]).double(),
-               "kernel_effective_rank": trace / top_eigenvalue(K)}
+               "kernel_effective_rank": trace / top}
         if "targets" in s:
             y = s["targets"].double().reshape(-1).expand(K.shape[0], -1)
             out["task_alignment"] = task_alignment(K.double(), y)
