@@ -46,7 +46,15 @@ def _status_kb(field: str) -> int:
 
 
 def peak_mb(fn: Callable[[], Tensor]) -> tuple[Tensor, float]:
-    """Run ``fn`` once; return its result and the growth of peak RSS in MB (nan if unavailable)."""
+    """Run ``fn`` once; return its result and the growth of peak memory in MB: the device's
+    allocator peak on CUDA, the process's peak RSS on CPU (nan if unavailable)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        out = fn()
+        torch.cuda.synchronize()
+        return out, (torch.cuda.max_memory_allocated() - base) / 2**20
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset VmHWM to the current RSS
@@ -60,16 +68,19 @@ def peak_mb(fn: Callable[[], Tensor]) -> tuple[Tensor, float]:
 def timed(fn: Callable[[], Tensor], repeats: int) -> tuple[Tensor, float, float]:
     out, mem = peak_mb(fn)
     ts = []
+    sync = torch.cuda.synchronize if torch.cuda.is_available() and torch.cuda.is_initialized() else (lambda: None)
     for _ in range(repeats):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         ts.append(time.perf_counter() - t0)
     return out, statistics.median(ts), mem
 
 
 def net_weights(N: int, I: int, O: int, g: float = 1.25, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
     gen = torch.Generator().manual_seed(seed)
-    W_h = torch.randn(1, N, N, generator=gen) * g / N**0.5
+    W_h = torch.randn(1, N, N, generator=gen) * g / N**0.5  # generated on CPU, moved by the caller
     W_x = (torch.rand(1, N, I, generator=gen) * 2 - 1) / I**0.5
     W_o = (torch.rand(1, O, N, generator=gen) * 2 - 1) / N**0.5
     return W_h, W_x, W_o
@@ -86,7 +97,7 @@ def authors_loop(W: tuple[Tensor, Tensor, Tensor], x: Tensor, last: bool, preall
     out = _outputs(W_h, W[1][0], W[2][0], x, last)
     Tn, B, O = out.shape
     if prealloc:
-        J = torch.empty(Tn * B * O, *W_h.shape)
+        J = torch.empty(Tn * B * O, *W_h.shape, device=W_h.device)
     df = None
     i = 0
     for t in range(Tn):
@@ -105,7 +116,7 @@ def authors_loop(W: tuple[Tensor, Tensor, Tensor], x: Tensor, last: bool, preall
 
 def tb_to_bt(K: Tensor, T: int, B: int, O: int) -> Tensor:
     """Reorder rows and columns from ``(t, b, k)`` to rlnet's ``(b, t, k)``."""
-    perm = torch.arange(T * B * O).reshape(T, B, O).permute(1, 0, 2).reshape(-1)
+    perm = torch.arange(T * B * O, device=K.device).reshape(T, B, O).permute(1, 0, 2).reshape(-1)
     return K[perm][:, perm]
 
 
