@@ -3,14 +3,16 @@
 Rows of the Jacobian ``J`` are gradients of single outputs ``y_{b,t,k}`` (probe trial ``b``, step
 ``t``, output ``k``); ``K = J J^T``. Entries are ordered ``(b, t, k)`` with ``b`` outermost.
 
-Fast path (:func:`rnn_tangent_kernel`): probe trials never interact, so one batched backward pass
-per output slot ``c = (t, k)`` gives, for every trial, ``G[b, c, s] = d y_{b,c} / d drive_{b,s}``
+Fast path (:func:`rnn_tangent_kernel`): probe trials never interact, so one backward sweep with
+hand-written adjoints (:func:`drive_adjoints`; or batched autograd, :func:`drive_gradients`) gives,
+for every output slot ``c = (t, k)`` and trial at once, ``G[b, c, s] = d y_{b,c} / d drive_{b,s}``
 with ``drive_s = W_h r_{s-1} + W_x x_s``. Then ``d y_{b,c} / d W_h = sum_s G[b,c,s] r_{b,s-1}^T`` and
 
     K[(b,c),(d,c')] = sum_{s,u} <G[b,c,s], G[d,c',u]> <z_{b,s}, z_{d,u}>,
 
 with ``z_{b,s} = r_{b,s-1}`` (append ``x_s`` for ``W_x``); the readout adds
-``delta_{kk'} <r_{b,t}, r_{d,t'}>``. No parameter-sized gradient is ever formed.
+``delta_{kk'} <r_{b,t}, r_{d,t'}>``. No parameter-sized gradient is ever formed; the time-mix
+contraction is computed for the upper block triangle only and in cache-sized trial blocks.
 
 Reference path (:func:`naive_tangent_kernel`): one ``torch.autograd.grad`` per output, as the
 authors' code does; used by the tests as the independent computation.
