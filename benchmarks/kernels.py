@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--cases", default="2af,2af_all,smnist", help="comma-separated subset of 2af,2af_all,smnist")
     a = ap.parse_args(argv)
     if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None and argv is None:
         # Large buffers straight from mmap, so freed memory leaves the resident set and each
@@ -180,22 +181,28 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_float32_matmul_precision("highest")
     dev = torch.device(a.device)
 
-    from rlnet.data import NeurogymDataModule
+    cases = set(a.cases.split(","))
+    rows: list[dict] = []
+    if cases & {"2af", "2af_all"}:
+        from rlnet.data import NeurogymDataModule
 
-    x2af, _ = NeurogymDataModule(task="2af", n_probe=32).probe_batch()  # (8, 32, 3)
-    W2af = tuple(w.to(dev) for w in net_weights(300, 3, 3))
-    x2af = x2af.to(dev)
-    loops = [] if a.quick else ["authors_loop_cat"]
-    rows = run_case("2AF 768 W_h", W2af, x2af, last=False, params="W_h",
-                    methods=[*loops, "loop_prealloc", "jacrev_vmap", "ntk_vp"], repeats=a.repeats)
-    rows += run_case("2AF 768 all", W2af, x2af, last=False, params="all", methods=["jacrev_vmap"],
-                     repeats=a.repeats)
-    gen = torch.Generator().manual_seed(1)
-    xs = torch.rand(28, 200, 28, generator=gen).to(dev)
-    Ws = tuple(w.to(dev) for w in net_weights(300, 28, 10))
-    smethods = (["authors_loop_cat", "loop_prealloc"] if a.full else []) + ["jacrev_vmap"]
-    rows += run_case("sMNIST 2000 W_h", Ws, xs, last=True, params="W_h", methods=smethods,
-                     repeats=max(1, a.repeats // 2))
+        x2af, _ = NeurogymDataModule(task="2af", n_probe=32).probe_batch()  # (8, 32, 3)
+        W2af = tuple(w.to(dev) for w in net_weights(300, 3, 3))
+        x2af = x2af.to(dev)
+    if "2af" in cases:
+        loops = [] if a.quick else ["authors_loop_cat"]
+        rows += run_case("2AF 768 W_h", W2af, x2af, last=False, params="W_h",
+                         methods=[*loops, "loop_prealloc", "jacrev_vmap", "ntk_vp"], repeats=a.repeats)
+    if "2af_all" in cases:
+        rows += run_case("2AF 768 all", W2af, x2af, last=False, params="all", methods=["jacrev_vmap"],
+                         repeats=a.repeats)
+    if "smnist" in cases:
+        gen = torch.Generator().manual_seed(1)
+        xs = torch.rand(28, 200, 28, generator=gen).to(dev)
+        Ws = tuple(w.to(dev) for w in net_weights(300, 28, 10))
+        smethods = (["authors_loop_cat", "loop_prealloc"] if a.full else []) + ["jacrev_vmap"]
+        rows += run_case("sMNIST 2000 W_h", Ws, xs, last=True, params="W_h", methods=smethods,
+                         repeats=max(1, a.repeats // 2))
 
     print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} thread(s), device {dev}; medians")
     head = f"{'case':<16} {'method':<17} {'time s':>9} {'x rlnet':>9} {'peak MB':>9} {'rel err':>9}"
