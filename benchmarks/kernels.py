@@ -15,16 +15,19 @@ probe inputs) and over all parameters; the sMNIST-shape kernel (N = 300, 28 step
 * ``jacrev_vmap``: ``torch.func`` per-trial ``jacrev`` under ``vmap`` (the PyTorch NTK tutorial);
 * ``ntk_vp``: ``torch.func`` NTK-vector products (``vjp`` then ``jvp``), 2AF only.
 
-Peak memory is the growth of the process's peak resident set during the method (Linux
-``/proc/self/clear_refs``); timings are medians, one torch thread. Every result is checked
+Peak memory is the growth of the peak resident set during one run of the method, measured in a
+child process (Linux ``/proc/self/clear_refs``; the allocator's peak on CUDA; the authors' loop is
+not repeated there: ``nan``); timings are medians, one torch thread. Every result is checked
 against ``rlnet``'s kernel (relative Frobenius error printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -132,30 +135,39 @@ def func_kernel(W: tuple[Tensor, Tensor, Tensor], x: Tensor, last: bool, params:
     return functional_kernel(fn, chosen, x, trial_dim=1, method=method)
 
 
+def method_fn(m: str, W: tuple[Tensor, Tensor, Tensor], x: Tensor, last: bool, params: str) -> Callable[[], Tensor]:
+    T, B, _ = x.shape
+    Tn, O = (1 if last else T), W[2].shape[1]
+    if m in ("authors_loop_cat", "loop_prealloc"):
+        return lambda: tb_to_bt(authors_loop(W, x, last, prealloc=m == "loop_prealloc"), Tn, B, O)
+    return lambda: func_kernel(W, x, last, params, "jacobian" if m == "jacrev_vmap" else "ntk_vp")
+
+
 def rel(a: Tensor, b: Tensor) -> float:
     return float((a.double() - b.double()).norm() / b.double().norm())
 
 
 def run_case(name: str, W: tuple[Tensor, Tensor, Tensor], x: Tensor, *, last: bool, params: str,
-             methods: list[str], repeats: int) -> list[dict]:
-    T, B, _ = x.shape
-    O = W[2].shape[1]
+             methods: list[str], repeats: int, memory_only: bool = False) -> list[dict]:
     steps = "last" if last else "all"
     rows = []
 
     def fast() -> Tensor:
         return rnn_tangent_kernel(*W, x, leak=0.0, gain=1.0, params=params, steps=steps)[0]
 
+    if memory_only:  # one run each, peak memory only (the authors' 5-minute loop is left out)
+        rows = [{"case": name, "method": "rlnet", "mb": peak_mb(fast)[1]}]
+        for m in methods:
+            if m == "authors_loop_cat":
+                continue
+            f = method_fn(m, W, x, last, params)
+            rows.append({"case": name, "method": m, "mb": peak_mb(f)[1]})
+        return rows
     K, t_fast, m_fast = timed(fast, repeats)
     rows.append({"case": name, "method": "rlnet", "s": t_fast, "mb": m_fast, "err": 0.0})
-    Tn = 1 if last else T
     for m in methods:
-        if m in ("authors_loop_cat", "loop_prealloc"):
-            f = lambda m=m: tb_to_bt(authors_loop(W, x, last, prealloc=m == "loop_prealloc"), Tn, B, O)  # noqa: E731
-            reps = 1
-        else:
-            f = lambda m=m: func_kernel(W, x, last, params, "jacobian" if m == "jacrev_vmap" else "ntk_vp")  # noqa: E731
-            reps = max(1, repeats // 3)
+        f = method_fn(m, W, x, last, params)
+        reps = 1 if m in ("authors_loop_cat", "loop_prealloc") else max(1, repeats // 3)
         Km, t, mem = timed(f, reps)
         rows.append({"case": name, "method": m, "s": t, "mb": mem, "err": rel(Km, K)})
         print(f"  {name} {m}: {t:.3f} s", flush=True)
@@ -172,11 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cases", default="2af,2af_all,smnist", help="comma-separated subset of 2af,2af_all,smnist")
+    ap.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None and argv is None:
-        # Large buffers straight from mmap, so freed memory leaves the resident set and each
-        # method's peak is its own (glibc otherwise keeps freed blocks resident for reuse).
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"})
     torch.set_num_threads(a.threads)
     torch.set_float32_matmul_precision("highest")
     dev = torch.device(a.device)
@@ -192,17 +201,30 @@ def main(argv: list[str] | None = None) -> None:
     if "2af" in cases:
         loops = [] if a.quick else ["authors_loop_cat"]
         rows += run_case("2AF 768 W_h", W2af, x2af, last=False, params="W_h",
-                         methods=[*loops, "loop_prealloc", "jacrev_vmap", "ntk_vp"], repeats=a.repeats)
+                         methods=[*loops, "loop_prealloc", "jacrev_vmap", "ntk_vp"], repeats=a.repeats,
+                         memory_only=a.memory_only)
     if "2af_all" in cases:
         rows += run_case("2AF 768 all", W2af, x2af, last=False, params="all", methods=["jacrev_vmap"],
-                         repeats=a.repeats)
+                         repeats=a.repeats, memory_only=a.memory_only)
     if "smnist" in cases:
         gen = torch.Generator().manual_seed(1)
         xs = torch.rand(28, 200, 28, generator=gen).to(dev)
         Ws = tuple(w.to(dev) for w in net_weights(300, 28, 10))
         smethods = (["authors_loop_cat", "loop_prealloc"] if a.full else []) + ["jacrev_vmap"]
         rows += run_case("sMNIST 2000 W_h", Ws, xs, last=True, params="W_h", methods=smethods,
-                         repeats=max(1, a.repeats // 2))
+                         repeats=max(1, a.repeats // 2), memory_only=a.memory_only)
+    if a.memory_only:
+        print("MEMORY " + json.dumps({f"{r['case']}|{r['method']}": r["mb"] for r in rows}))
+        return
+    # Peak memory in a fresh process whose large buffers come straight from mmap, so that freed
+    # memory leaves the resident set and each method's peak is its own (timings stay here: that
+    # setting makes every large allocation fault its pages in again).
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
+    cmd = [sys.executable, os.path.abspath(__file__), "--memory-only", "--cases", a.cases, "--device", a.device]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    mem = next((json.loads(ln[7:]) for ln in res.stdout.splitlines() if ln.startswith("MEMORY ")), {})
+    for r in rows:
+        r["mb"] = mem.get(f"{r['case']}|{r['method']}", float("nan"))
 
     print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} thread(s), device {dev}; medians")
     head = f"{'case':<16} {'method':<17} {'time s':>9} {'x rlnet':>9} {'peak MB':>9} {'rel err':>9}"
