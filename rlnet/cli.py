@@ -155,7 +155,10 @@ class RLNetCLI(LightningCLI):
                                 f"trainer.default_root_dir (or --ckpt_path last to resume and re-measure it)")
         if lc is not None and hasattr(self.model, "laziness_weights"):
             known = sorted(self.model.laziness_weights())
-            unknown = [w for w in lc.weights if w not in known]
+            listed = lc.weights
+            if listed is None:  # the callback's default: the module's own choice
+                listed = getattr(self.model, "laziness_defaults", {}).get("weights")
+            unknown = [w for w in listed or [] if w not in known]
             if unknown:
                 raise UserError(f"laziness.weights {unknown} not among the model's weights {known}")
 

@@ -2,6 +2,8 @@
 
 from rlnet.callbacks.early_stop_accuracy import StopAtAccuracy
 from rlnet.callbacks.final_checkpoint import SaveFinalCheckpoint
+from rlnet.callbacks.kernel_tracking import KernelTrackingCallback
 from rlnet.callbacks.laziness import LazinessCallback
+from rlnet.callbacks.protocol import LazinessProtocol
 
-__all__ = ["LazinessCallback", "SaveFinalCheckpoint", "StopAtAccuracy"]
+__all__ = ["KernelTrackingCallback", "LazinessCallback", "LazinessProtocol", "SaveFinalCheckpoint", "StopAtAccuracy"]

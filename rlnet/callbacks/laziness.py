@@ -4,28 +4,25 @@ At the start of fit the callback draws the probe set once and snapshots the init
 representation, rates and tangent kernel; at the end it measures again on the same probe and
 writes ``metrics.json`` (atomically) to the run directory, then prints a table.
 
-The module it is attached to implements a small protocol (rlnet's modules do):
-
-* ``laziness_weights() -> dict[str, Tensor]``: weights with a leading member dimension ``E``;
-* ``laziness_representation(x) -> (E, trials, features)``;
-* ``laziness_rates(x) -> (E, ...)``: activity whose sign pattern is compared;
-* ``laziness_kernel(x, params, steps) -> (E, M, M)``;
-* ``laziness_scores(x, y) -> dict[str, (E,)]``: loss (and accuracy);
-* ``member_info() -> list[dict]``;
-
-and the DataModule provides ``probe_batch() -> (x, y)`` with trials on dimension 1.
+It works on any LightningModule: the protocol methods (``laziness_weights``,
+``laziness_representation``, ``laziness_kernel``, ...; rlnet's modules implement them all) are
+optional, with defaults over all trainable parameters and the module's output
+(:mod:`rlnet.callbacks.protocol`). The probe is the ``probe`` argument, else
+``datamodule.probe_batch()``, else the first validation (or training) batch.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import move_data_to_device
 from torch import Tensor
 
+from rlnet.callbacks.protocol import LazinessProtocol, eval_mode, resolve_probe
 from rlnet.measures.alignment import kernel_alignment, representation_alignment
 from rlnet.measures.effective_rank import eigenvalue_effective_rank, singular_value_effective_rank
 from rlnet.measures.spectrum import spectrum_summary
@@ -43,76 +40,97 @@ class LazinessCallback(L.Callback):
 
     Args:
         weights: weights whose change ``||W_f - W_0||_F`` is reported: ``['W_h']`` (the authors'
-            code) or, e.g., ``['W_h', 'W_x', 'W_o']`` (the paper's Eq. 4, all weights).
-        kernel_params: ``'W_h'`` (the authors' code) or ``'all'`` (the paper's Eq. 6).
+            code) or, e.g., ``['W_h', 'W_x', 'W_o']`` (the paper's Eq. 4, all weights). Default: the
+            module's ``laziness_defaults['weights']`` (rlnet: ``['W_h']``), else all its weights.
+        kernel_params: ``'W_h'`` (the authors' code) or ``'all'`` (the paper's Eq. 6), or a list of
+            parameter names. Default: the module's choice (rlnet: ``'W_h'``), else ``'all'``.
         kernel_trials: probe trials in the kernel (the authors' code: the first 32).
         kernel_steps: ``'all'`` output steps (Neurogym) or ``'last'`` (sMNIST).
         filename: results file in the run directory.
         verbose: print the table and the file's path at the end.
+        probe: fixed probe batch ``(x, y)`` (or ``x``) for modules whose data has no ``probe_batch()``.
+        trial_dim: the trial dimension of probe tensors for modules without ``laziness_trial_dim``.
     """
 
-    def __init__(self, weights: list[str] | None = None, kernel_params: Literal["W_h", "all"] = "W_h",
+    def __init__(self, weights: list[str] | None = None, kernel_params: str | list[str] | None = None,
                  kernel_trials: int = 32, kernel_steps: Literal["all", "last"] = "all",
-                 filename: str = "metrics.json", verbose: bool = True) -> None:
+                 filename: str = "metrics.json", verbose: bool = True, probe: Any = None,
+                 trial_dim: int = 0) -> None:
         super().__init__()
         if kernel_trials < 1:
             raise ValueError(f"kernel_trials must be >= 1, got {kernel_trials}")
-        self.weights = list(weights) if weights is not None else ["W_h"]
+        if kernel_steps not in ("all", "last"):
+            raise ValueError(f"kernel_steps must be 'all' or 'last', got {kernel_steps!r}")
+        self.weights = list(weights) if weights is not None else None
         self.kernel_params, self.kernel_trials, self.kernel_steps = kernel_params, kernel_trials, kernel_steps
-        self.filename, self.verbose = filename, verbose
+        self.filename, self.verbose, self.probe, self.trial_dim = filename, verbose, probe, trial_dim
         self.config: dict | None = None  # the resolved config, set by the CLI
         self.snapshot: dict[str, Tensor] | None = None
         self.metrics_path: Path | None = None
+        self.proto: LazinessProtocol | None = None
         self._t0 = 0.0
 
     # ---- the measures -----------------------------------------------------------------------
-    def _kernel(self, pl_module: L.LightningModule, x: Tensor) -> Tensor:
-        xk = x[:, : self.kernel_trials]
-        return pl_module.laziness_kernel(xk, params=self.kernel_params, steps=self.kernel_steps).detach()
+    def _setup(self, pl_module: L.LightningModule) -> LazinessProtocol:
+        """Bind the protocol adapter and resolve the defaults the module names."""
+        self.proto = LazinessProtocol(pl_module, self.trial_dim)
+        if self.weights is None:
+            self.weights = self.proto.default_weights()
+        if self.kernel_params is None:
+            self.kernel_params = self.proto.default_kernel_params()
+        return self.proto
 
-    def take_snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Tensor]:
-        unknown = [k for k in self.weights if k not in pl_module.laziness_weights()]
+    def _kernel(self, pl_module: L.LightningModule, x: Tensor) -> Tensor:
+        assert self.proto is not None
+        xk = self.proto.first_trials(x, self.kernel_trials)
+        return self.proto.kernel(xk, self.kernel_params, self.kernel_steps)
+
+    def take_snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Tensor] | None:
+        """Probe, initial weights, representation, rates and kernel; ``None`` if no probe yet."""
+        proto = self._setup(pl_module)
+        unknown = [k for k in self.weights if k not in proto.weights()]
         if unknown:  # fail before training, not after it
-            known = sorted(pl_module.laziness_weights())
-            raise ValueError(f"laziness.weights {unknown} not among the module's {known}")
-        x, y = trainer.datamodule.probe_batch()
-        x, y = x.to(pl_module.device), y.to(pl_module.device)
-        snap = {f"weight/{k}": v.detach().clone() for k, v in pl_module.laziness_weights().items()}
-        snap.update(probe_x=x, probe_y=y,
-                    representation=pl_module.laziness_representation(x).detach(),
-                    rates=pl_module.laziness_rates(x).detach(),
+            raise ValueError(f"laziness.weights {unknown} not among the model's weights {sorted(proto.weights())}")
+        probe = resolve_probe(trainer, pl_module, proto, self.probe)
+        if probe is None:
+            return None
+        x, y = move_data_to_device(probe, pl_module.device)
+        snap = {f"weight/{k}": v.detach().clone() for k, v in proto.weights().items()}
+        snap.update(probe_x=x, representation=proto.representation(x), rates=proto.rates(x),
                     kernel=self._kernel(pl_module, x))
+        if y is not None:
+            snap["probe_y"] = y
         return snap
 
     def measure(self, pl_module: L.LightningModule) -> list[dict]:
         """Final measures per member, against the snapshot."""
         s = self.snapshot
         assert s is not None, "measure() needs the snapshot taken at fit start"
-        x, y = s["probe_x"], s["probe_y"]
-        W = pl_module.laziness_weights()
+        proto = self.proto if self.proto is not None else self._setup(pl_module)
+        x, y = s["probe_x"], s.get("probe_y")
+        W = proto.weights()
         W0 = {k[len("weight/"):]: v for k, v in s.items() if k.startswith("weight/")}
         unknown = [k for k in self.weights if k not in W]
         if unknown:
             raise ValueError(f"weights {unknown} not among the module's {sorted(W)}")
-        # cat, not stack: the listed weights differ in size (W_h vs W_x, W_1 vs W_2).
-        dW = torch.cat([(W[k].detach() - W0[k]).flatten(1).double() for k in self.weights], 1)
-        wcn = dW.pow(2).sum(1).sqrt()
+        # Weights differ in shape: sum squared changes per member, weight by weight.
+        wcn = sum((W[k].detach() - W0[k]).flatten(1).double().pow(2).sum(1) for k in self.weights).sqrt()
         per_weight = {k: weight_change_norm(W[k].detach(), W0[k], member_dims=1) for k in W}
-        H = pl_module.laziness_representation(x).detach()
+        H = proto.representation(x)
         ra = representation_alignment(H, s["representation"])
         K = self._kernel(pl_module, x)
         ka = kernel_alignment(K, s["kernel"])
-        ss = sign_similarity(pl_module.laziness_rates(x).detach(), s["rates"], member_dims=1)
-        scores = pl_module.laziness_scores(x, y)
+        ss = sign_similarity(proto.rates(x), s["rates"], member_dims=1)
+        scores = proto.scores(x, y)
         W_h0 = W0.get("W_h")
         members = []
-        for e, info in enumerate(pl_module.member_info()):
+        for e, info in enumerate(proto.member_info()):
             m = dict(info)
             if W_h0 is not None:
                 m["initial_eigenvalue_effective_rank"] = float(eigenvalue_effective_rank(W_h0[e]))
                 m["initial_singular_value_effective_rank"] = float(singular_value_effective_rank(W_h0[e]))
                 m["initial_spectrum"] = spectrum_summary(W_h0[e].cpu())
-            loss = float(scores["loss"][e])
+            loss = float(scores["loss"][e]) if "loss" in scores else None
             m.update(
                 weight_change_norm=float(wcn[e]),
                 representation_alignment=float(ra[e]),
@@ -125,7 +143,7 @@ class LazinessCallback(L.Callback):
                 m["accuracy"] = float(scores["accuracy"][e])
             # Diverged if the module says so (it records the step) or the end state is not finite.
             m["diverged"] = bool(m.get("diverged", False)) or not (
-                torch.isfinite(torch.tensor(loss)).item()
+                (loss is None or torch.isfinite(torch.tensor(loss)).item())
                 and all(torch.isfinite(w[e]).all().item() for w in W.values()))
             m.setdefault("diverged_step", None)
             members.append(m)
@@ -134,24 +152,36 @@ class LazinessCallback(L.Callback):
     # ---- Lightning hooks --------------------------------------------------------------------
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._t0 = time.perf_counter()
+        self._setup(pl_module)
         if self.snapshot is None:  # a resumed run restores it from the checkpoint instead
-            self.snapshot = self.take_snapshot(trainer, pl_module)
+            with eval_mode(pl_module):
+                self.snapshot = self.take_snapshot(trainer, pl_module)
         else:  # restored: on the module's device, whichever device wrote the checkpoint
             self.snapshot = {k: v.to(pl_module.device) for k, v in self.snapshot.items()}
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Without an explicit probe, the first validation/training batch exists only from here on.
+        if self.snapshot is None:
+            with eval_mode(pl_module):
+                self.snapshot = self.take_snapshot(trainer, pl_module)
+            if self.snapshot is None:
+                raise ValueError("laziness: no probe batch: pass `probe`, give the datamodule a "
+                                 "`probe_batch()`, or provide a validation or training dataloader")
+
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        if trainer.sanity_checking or not trainer.is_global_zero or self.snapshot is None:
             return
-        members = self.measure(pl_module)
+        with eval_mode(pl_module):
+            members = self.measure(pl_module)
         # Other callbacks (e.g. StopAtAccuracy) may add per-member entries.
         for cb in trainer.callbacks:
             if cb is not self and hasattr(cb, "member_metrics"):
-                for m, extra in zip(members, cb.member_metrics()):
+                for m, extra in zip(members, cb.member_metrics(), strict=False):
                     m.update(extra)
         summary = {}
         for key in ("weight_change_norm", "representation_alignment", "kernel_alignment",
                     "sign_similarity", "final_loss", "accuracy"):
-            vals = [m[key] for m in members if key in m and not m["diverged"]]
+            vals = [m[key] for m in members if m.get(key) is not None and not m["diverged"]]
             if vals:
                 summary[f"mean_{key}"] = sum(vals) / len(vals)
         summary["n_diverged"] = sum(bool(m["diverged"]) for m in members)
@@ -168,6 +198,10 @@ class LazinessCallback(L.Callback):
         }
         if hasattr(trainer.datamodule, "run_info"):  # e.g. whether the offline MNIST subset was used
             out["data"] = trainer.datamodule.run_info()
+        # Sections other callbacks contribute (e.g. the kernel tracking series).
+        for cb in trainer.callbacks:
+            if cb is not self and callable(getattr(cb, "metrics_sections", None)):
+                out.update(cb.metrics_sections())
         self.metrics_path = write_json_atomic(run_dir(trainer) / self.filename, out)
         for lg in trainer.loggers:
             lg.log_metrics({f"final/{k}": v for k, v in summary.items()}, step=trainer.global_step)

@@ -24,3 +24,27 @@ def kernel_effective_rank(K: Tensor) -> Tensor:
     Kd = K.double()
     top = torch.linalg.eigvalsh(Kd)[..., -1]
     return (torch.diagonal(Kd, dim1=-2, dim2=-1).sum(-1) / top).to(K.dtype)
+
+
+def top_eigenpair(K: Tensor, v0: Tensor | None = None, tol: float = 1e-9, max_iter: int = 100
+                  ) -> tuple[Tensor, Tensor]:
+    """Largest eigenvalue and its eigenvector of PSD kernels ``(..., M, M)`` by power iteration in
+    float64, warm-started from ``v0`` (the previous eigenvector while tracking a slowly moving
+    kernel: a few matrix-vector products instead of a full ``eigvalsh``). Stops when the Rayleigh
+    quotient changes by less than ``tol`` (relative); falls back to ``eigh`` if it does not.
+    The Rayleigh quotient's error is second order in the vector's, so near-degenerate top
+    eigenvalues still give an accurate value."""
+    Kd = K.double()
+    v = torch.ones(Kd.shape[:-1], dtype=Kd.dtype, device=Kd.device) if v0 is None else v0.to(Kd).clone()
+    v = v / v.norm(dim=-1, keepdim=True)
+    lam = torch.zeros(Kd.shape[:-2], dtype=Kd.dtype, device=Kd.device)
+    for _ in range(max_iter):
+        w = (Kd @ v.unsqueeze(-1)).squeeze(-1)
+        new = (w * v).sum(-1)  # Rayleigh quotient
+        v = w / w.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(Kd.dtype).tiny)
+        done = bool(((new - lam).abs() <= tol * new.abs()).all())
+        lam = new
+        if done:
+            return lam, v
+    evals, evecs = torch.linalg.eigh(Kd)
+    return evals[..., -1], evecs[..., -1]

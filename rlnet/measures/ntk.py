@@ -3,14 +3,16 @@
 Rows of the Jacobian ``J`` are gradients of single outputs ``y_{b,t,k}`` (probe trial ``b``, step
 ``t``, output ``k``); ``K = J J^T``. Entries are ordered ``(b, t, k)`` with ``b`` outermost.
 
-Fast path (:func:`rnn_tangent_kernel`): probe trials never interact, so one batched backward pass
-per output slot ``c = (t, k)`` gives, for every trial, ``G[b, c, s] = d y_{b,c} / d drive_{b,s}``
+Fast path (:func:`rnn_tangent_kernel`): probe trials never interact, so one backward sweep with
+hand-written adjoints (:func:`drive_adjoints`; or batched autograd, :func:`drive_gradients`) gives,
+for every output slot ``c = (t, k)`` and trial at once, ``G[b, c, s] = d y_{b,c} / d drive_{b,s}``
 with ``drive_s = W_h r_{s-1} + W_x x_s``. Then ``d y_{b,c} / d W_h = sum_s G[b,c,s] r_{b,s-1}^T`` and
 
     K[(b,c),(d,c')] = sum_{s,u} <G[b,c,s], G[d,c',u]> <z_{b,s}, z_{d,u}>,
 
 with ``z_{b,s} = r_{b,s-1}`` (append ``x_s`` for ``W_x``); the readout adds
-``delta_{kk'} <r_{b,t}, r_{d,t'}>``. No parameter-sized gradient is ever formed.
+``delta_{kk'} <r_{b,t}, r_{d,t'}>``. No parameter-sized gradient is ever formed; the time-mix
+contraction is computed for the upper block triangle only and in cache-sized trial blocks.
 
 Reference path (:func:`naive_tangent_kernel`): one ``torch.autograd.grad`` per output, as the
 authors' code does; used by the tests as the independent computation.
@@ -45,10 +47,11 @@ def drive_gradients(
     W_h: Tensor, W_x: Tensor, W_o: Tensor, x: Tensor, *, leak: float, gain: float,
     discretization: str, slots: list[tuple[int, int]],
 ) -> tuple[Tensor, Tensor]:
-    """``G[e, c, b, s, :] = d y_{e,b,c} / d drive_{e,b,s}`` and the rates ``r`` ``(E, T, B, N)``.
+    """``G[e, c, b, s, :] = d y_{e,b,c} / d drive_{e,b,s}`` by autograd, and the rates ``(E, T, B, N)``.
 
     Zero "tap" tensors are added to every step's drive; one batched ``autograd.grad`` call with a
-    one-hot basis over output slots returns all per-trial adjoints at once.
+    one-hot basis over output slots returns all per-trial adjoints at once. Model-agnostic
+    cross-check of :func:`drive_adjoints`.
     """
     E, N = W_h.shape[0], W_h.shape[1]
     T, B = x.shape[-3], x.shape[-2]
@@ -64,27 +67,90 @@ def drive_gradients(
     return G.permute(1, 0, 3, 2, 4), r.detach()
 
 
-def _time_mix_kernel(G: Tensor, Z: Tensor, chunk: int) -> Tensor:
-    """``K[(b,c),(d,c')] = sum_{s,u} <G[c,b,s], G[c',d,u]> <Z[b,s], Z[d,u]>`` for one member.
+def drive_adjoints(
+    W_h: Tensor, W_o: Tensor, r: Tensor, *, leak: float, gain: float, discretization: str,
+    slots: list[tuple[int, int]],
+) -> Tensor:
+    """Hand-written adjoints of all output slots at once: ``G[e, b, s, n, c] = d y_{e,b,c} / d drive_{e,b,s,n}``.
 
-    ``G``: ``(C, B, T, N)``; ``Z``: ``(B, T, F)``. Blocked over ``b`` so memory stays bounded.
+    One backward sweep over steps with the state of every slot ``c = (t_c, k)`` and trial stacked
+    into one ``(E, C*B, N)`` matrix, so each step is one batched product with ``W_h``
+    (``../shared/KERNELS.md``). With ``m_s = 1[r_s > 0]`` (= ``relu'``) and the direct term
+    ``a_s[c] = 1[s = t_c] W_o[k]``:
+
+    * euler (``r_s = relu(leak r_{s-1} + gain drive_s)``):
+      ``v_s = m_s (a_s + W_h^T G_{s+1} + leak v_{s+1})``;
+    * exponential (``h_s = leak h_{s-1} + gain drive_s``):
+      ``v_s = m_s (a_s + W_h^T G_{s+1}) + leak v_{s+1}``;
+
+    and ``G_s = gain v_s``. ``r``: rates ``(E, T, B, N)`` of the forward pass.
     """
-    C, B, _T, _N = G.shape
-    Cz = torch.einsum("bsf,duf->bsdu", Z, Z)  # (B, T, B, T)
-    Gd = G.permute(1, 2, 0, 3)  # (B, T, C, N): trial, step, slot, unit
+    E, T, B, N = r.shape
+    C = len(slots)
+    mask = (r > 0).to(r.dtype)  # relu'(pre-activation): pre > 0 iff rate > 0
+    G = torch.empty(E, B, T, N, C, dtype=r.dtype, device=r.device)
+    # Direct terms grouped by step: slot indices and their readout rows.
+    by_step: dict[int, list[tuple[int, int]]] = {}
+    for c, (t, k) in enumerate(slots):
+        by_step.setdefault(t, []).append((c, k))
+    v = torch.zeros(E, C, B, N, dtype=r.dtype, device=r.device)
+    g_next: Tensor | None = None
+    for s in range(T - 1, -1, -1):
+        u = torch.zeros_like(v) if g_next is None else torch.bmm(g_next.reshape(E, C * B, N), W_h).reshape(E, C, B, N)
+        for c, k in by_step.get(s, ()):
+            u[:, c] += W_o[:, k, None, :]
+        m = mask[:, s, None]  # (E, 1, B, N)
+        if discretization == "euler":
+            v = m * (u + leak * v) if leak != 0.0 else m * u
+        elif discretization == "exponential":
+            v = m * u + leak * v
+        else:
+            raise ValueError(f"discretization must be 'euler' or 'exponential', got {discretization!r}")
+        g_next = gain * v
+        G[:, :, s] = g_next.permute(0, 2, 3, 1)
+    return G
+
+
+def _time_mix_kernel(G: Tensor, Z: Tensor, block: int) -> Tensor:
+    """``K[(b,c),(d,c')] = sum_{s,u} <G[b,s,:,c], G[d,u,:,c']> <Z[b,s], Z[d,u]>`` for one member.
+
+    ``G``: ``(B, T, N, C)``; ``Z``: ``(B, T, F)``. For each trial ``d`` and each block of at most
+    ``block`` trials ``b <= d`` (the kernel is symmetric: the other half is a transpose):
+    ``Cz = Z_b Z_d^T`` ``(b*T, T)``, ``X = Cz G_d`` ``(b*T, N*C)`` (one GEMM) and
+    ``K[b, :, d, :] = G_b^T X_b`` (one batched product over ``b``). Memory: ``O(block T N C)`` beyond
+    ``K`` and ``G``, so blocks stay in cache and large probes stay bounded.
+    """
+    B, T, N, C = G.shape
+    F = Z.shape[-1]
     K = torch.empty(B, C, B, C, dtype=G.dtype, device=G.device)
-    for b0 in range(0, B, chunk):
-        b1 = min(B, b0 + chunk)
-        # H[b, s, d, c', n] = sum_u Cz[b, s, d, u] G[c', d, u, n]
-        H = torch.einsum("bsdu,duen->bsden", Cz[b0:b1], Gd)
-        K[b0:b1] = torch.einsum("cbsn,bsden->bcde", G[:, b0:b1], H)
+    Gf = G.reshape(B, T * N, C)
+    Zf = Z.reshape(B * T, F)
+    Gd = G.reshape(B, T, N * C)
+    for d in range(B):
+        for b0 in range(0, d + 1, block):
+            b1 = min(d + 1, b0 + block)
+            Cz = Zf[b0 * T: b1 * T] @ Z[d].T  # (nb*T, T)
+            X = (Cz @ Gd[d]).reshape(b1 - b0, T * N, C)
+            Kb = torch.bmm(Gf[b0:b1].transpose(1, 2), X)  # (nb, C, C)
+            K[b0:b1, :, d] = Kb
+            K[d, :, b0:b1] = Kb.transpose(1, 2).transpose(0, 1)
+    # Diagonal blocks (b = d) were computed once; make them exactly symmetric too.
+    idx = torch.arange(B, device=G.device)
+    diag = K[idx, :, idx]  # (B, C, C)
+    K[idx, :, idx] = 0.5 * (diag + diag.transpose(1, 2))
     return K.reshape(B * C, B * C)
+
+
+def default_block(T: int, N: int, C: int, cache_floats: int = 1_500_000) -> int:
+    """Trials per block so that one block's ``X`` (``block * T * N * C`` floats) stays in cache."""
+    return max(1, cache_floats // max(1, T * N * C))
 
 
 def rnn_tangent_kernel(
     W_h: Tensor, W_x: Tensor, W_o: Tensor, x: Tensor, *, leak: float, gain: float,
     discretization: str = "euler", params: KernelParams = "W_h",
-    steps: OutputSteps | Sequence[int] = "all", chunk: int = 4,
+    steps: OutputSteps | Sequence[int] = "all", chunk: int | None = None,
+    adjoints: Literal["hand", "autograd"] = "hand",
 ) -> Tensor:
     """Exact empirical tangent kernel of the RNN for every ensemble member.
 
@@ -92,37 +158,54 @@ def rnn_tangent_kernel(
         W_h, W_x, W_o: ``(E, N, N)``, ``(E, N, I)``, ``(E, O, N)``.
         x: probe inputs ``(T, B, I)`` (shared) or ``(E, T, B, I)``.
         params: ``'W_h'`` (the authors' code) or ``'all'`` (the paper's Eq. 6: ``W_h, W_x, W_o``).
-        steps: output steps in the kernel, ``'all'`` (Neurogym) or ``'last'`` (sMNIST).
+        steps: output steps in the kernel, ``'all'`` (Neurogym) or ``'last'`` (sMNIST), or a list.
+        chunk: trials per block of the contraction (default: what fits in about 6 MB of cache).
+        adjoints: ``'hand'`` (one sweep for all slots, default) or ``'autograd'`` (batched
+            ``autograd.grad`` through zero taps; the cross-check).
 
     Returns:
         ``(E, B*C, B*C)`` with ``C = len(slots)``, rows ordered ``(b, t, k)``.
     """
-    E = W_h.shape[0]
+    if params not in ("W_h", "all"):
+        raise ValueError(f"params must be 'W_h' or 'all', got {params!r}")
+    if adjoints not in ("hand", "autograd"):
+        raise ValueError(f"adjoints must be 'hand' or 'autograd', got {adjoints!r}")
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    E, N = W_h.shape[0], W_h.shape[1]
     T, B = x.shape[-3], x.shape[-2]
     O = W_o.shape[1]
     slots = output_slots(T, O, steps)
-    G, r = drive_gradients(W_h, W_x, W_o, x, leak=leak, gain=gain, discretization=discretization,
-                           slots=slots)
+    C = len(slots)
+    W_h, W_x, W_o = W_h.detach(), W_x.detach(), W_o.detach()
+    x = x.to(W_h.dtype)
+    if adjoints == "hand":
+        with torch.no_grad():
+            _, r = rnn_forward(W_h, W_x, W_o, x, leak=leak, gain=gain, discretization=discretization)
+            G = drive_adjoints(W_h, W_o, r, leak=leak, gain=gain, discretization=discretization, slots=slots)
+    else:
+        Ga, r = drive_gradients(W_h, W_x, W_o, x, leak=leak, gain=gain, discretization=discretization,
+                                slots=slots)
+        G = Ga.permute(0, 2, 3, 4, 1).contiguous()  # (E, B, T, N, C)
+    block = chunk if chunk is not None else default_block(T, N, C)
     xe = x if x.dim() == 4 else x.unsqueeze(0).expand(E, *x.shape)
     # z_{b,s} = r_{b,s-1} (zero at s = 0).
     r_prev = torch.cat([torch.zeros_like(r[:, :1]), r[:, :-1]], dim=1)  # (E, T, B, N)
     Ks = []
-    for e in range(E):
-        Z = r_prev[e].transpose(0, 1)  # (B, T, N)
-        if params == "all":
-            Z = torch.cat([Z, xe[e].transpose(0, 1).to(Z.dtype)], dim=-1)
-        K = _time_mix_kernel(G[e], Z, chunk)
-        if params == "all":
-            # Readout: d y_{b,(t,k)} / d W_o[k'] = delta_{kk'} r_{b,t}.
-            C = len(slots)
-            R = r[e][[t for t, _ in slots]]  # (C, B, N)
-            ks = torch.tensor([k for _, k in slots], device=K.device)
-            same_k = (ks[:, None] == ks[None, :]).to(K.dtype)  # (C, C)
-            Kr = torch.einsum("cbn,edn->bcde", R, R) * same_k[None, :, None, :]
-            K = K + Kr.reshape(B * C, B * C)
-        elif params != "W_h":
-            raise ValueError(f"params must be 'W_h' or 'all', got {params!r}")
-        Ks.append(K)
+    with torch.no_grad():
+        for e in range(E):
+            Z = r_prev[e].transpose(0, 1)  # (B, T, N)
+            if params == "all":
+                Z = torch.cat([Z, xe[e].transpose(0, 1)], dim=-1)
+            K = _time_mix_kernel(G[e], Z.contiguous(), block)
+            if params == "all":
+                # Readout: d y_{b,(t,k)} / d W_o[k'] = delta_{kk'} r_{b,t}.
+                R = r[e][[t for t, _ in slots]]  # (C, B, N)
+                ks = torch.tensor([k for _, k in slots], device=K.device)
+                same_k = (ks[:, None] == ks[None, :]).to(K.dtype)  # (C, C)
+                Kr = torch.einsum("cbn,edn->bcde", R, R) * same_k[None, :, None, :]
+                K = K + Kr.reshape(B * C, B * C)
+            Ks.append(K)
     return torch.stack(Ks)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import lightning as L
 import torch
@@ -201,7 +201,10 @@ class RNNModule(L.LightningModule):
         except (RuntimeError, TypeError, ValueError):  # a device or torch without the fused kernel
             return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum)
 
-    # ---- laziness protocol (see rlnet.callbacks.laziness) -------------------------------------
+    # ---- laziness protocol (see rlnet.callbacks.protocol) -------------------------------------
+    laziness_trial_dim = 1  # probe tensors are (T, B, ...)
+    laziness_defaults: ClassVar[dict] = {"weights": ["W_h"], "kernel_params": "W_h"}  # the authors' code
+
     def laziness_weights(self) -> dict[str, Tensor]:
         """Weights with a leading member dimension, by the paper's names."""
         return {"W_h": self.net.W_h, "W_x": self.net.W_x, "W_o": self.net.W_o}
@@ -229,6 +232,15 @@ class RNNModule(L.LightningModule):
                                leak=n.leak, gain=n.gain, discretization=n.discretization, params=params,
                                steps=steps)
             for e in range(0, n.n_members, 4)])
+
+    @torch.no_grad()
+    def laziness_targets(self, y: Tensor, steps: str = "all") -> Tensor:
+        """Targets ``(M,)`` in the kernel's row order ``(b, t, k)``: one-hot labels (cross-entropy)
+        or the regression targets (MSE), at every step or the last."""
+        O = self.net.W_o.shape[1]
+        Y = F.one_hot(y.long(), O).to(self.net.W_o.dtype) if self.loss_name == "cross_entropy" else y
+        Y = Y.transpose(0, 1)  # (B, T, O)
+        return (Y[:, -1:] if steps == "last" else Y).reshape(-1)
 
     @torch.no_grad()
     def laziness_scores(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:

@@ -1,0 +1,135 @@
+"""rlnet's callbacks on a LightningModule written here, not one of rlnet's (issue 3, item 4)."""
+
+from __future__ import annotations
+
+import json
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from rlnet.callbacks import KernelTrackingCallback, LazinessCallback
+from rlnet.measures.alignment import centered_alignment, kernel_alignment, representation_alignment, task_alignment
+from rlnet.measures.ntk import naive_tangent_kernel
+
+torch.set_num_threads(1)
+
+
+class TinyMLP(L.LightningModule):
+    """A plain classifier: no laziness protocol at all."""
+
+    def __init__(self, n_in: int = 4, hidden: int = 16, n_classes: int = 3, lr: float = 0.5) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, n_classes))
+        self.lr = lr
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", F.cross_entropy(self(x), y))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+
+class TinyGRU(TinyMLP):
+    """A GRU classifier reading the last step; trials on dim 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = nn.GRU(2, 8, batch_first=True)
+        self.net = nn.Linear(8, 3)
+
+    def forward(self, x):
+        h, _ = self.gru(x)
+        return self.net(h[:, -1])
+
+
+def data(n: int, shape: tuple[int, ...], seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, *shape, generator=g)
+    y = (x.flatten(1)[:, 0] > 0).long() + (x.flatten(1)[:, 1] > 0.5).long()
+    return x, y
+
+
+def flat_grads(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Reference kernel: one autograd.grad per scalar output over all parameters, float64."""
+    m = model.double()
+    K = naive_tangent_kernel(lambda: m(x.double()), list(m.parameters()))
+    model.float()
+    return K
+
+
+@pytest.mark.parametrize("Model,shape", [(TinyMLP, (4,)), (TinyGRU, (5, 2))])
+def test_callbacks_on_a_plain_lightning_module(tmp_path, Model, shape):
+    torch.manual_seed(0)
+    model = Model()
+    x, y = data(64, shape)
+    xv, yv = data(12, shape, seed=1)
+    init = Model()
+    init.load_state_dict(model.state_dict())
+    laz = LazinessCallback(kernel_trials=12, verbose=False)
+    track = KernelTrackingCallback(every_n_steps=5, kernel_trials=12)
+    trainer = L.Trainer(max_steps=20, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path, callbacks=[laz, track],
+                        limit_val_batches=1, num_sanity_val_steps=0)
+    trainer.fit(model, DataLoader(TensorDataset(x, y), batch_size=16, shuffle=False),
+                DataLoader(TensorDataset(xv, yv), batch_size=12))
+
+    out = json.loads((tmp_path / "metrics.json").read_text())
+    (m,) = out["members"]
+    # Direct computation: kernels over all parameters of the outputs on the first validation batch.
+    K0, Kf = flat_grads(init, xv), flat_grads(model, xv)
+    assert m["kernel_alignment"] == pytest.approx(float(kernel_alignment(Kf, K0)), rel=1e-5)
+    with torch.no_grad():
+        ra = representation_alignment(model(xv)[None].double(), init(xv)[None].double())
+    assert m["representation_alignment"] == pytest.approx(float(ra), rel=1e-5)
+    dW = torch.cat([(p - q).flatten() for p, q in zip(model.parameters(), init.parameters())]).norm()
+    assert m["weight_change_norm"] == pytest.approx(float(dW), rel=1e-5)
+    assert out["measure_settings"]["kernel_params"] == "all"
+    assert m["accuracy"] == pytest.approx(float((model(xv).argmax(-1) == yv).double().mean()))
+
+    # The tracking series: steps 0, 5, ..., 20, and the last point equals the final measures.
+    tr = out["tracking"]
+    assert tr["steps"] == [0, 5, 10, 15, 20]
+    s = tr["members"][0]
+    assert s["kernel_alignment"][0] == pytest.approx(1.0)
+    assert s["kernel_alignment"][-1] == pytest.approx(m["kernel_alignment"], rel=1e-5)
+    assert s["weight_change_norm"][0] == 0.0
+    assert s["weight_change_norm"][-1] == pytest.approx(m["weight_change_norm"], rel=1e-5)
+    yy = F.one_hot(yv, 3).double().reshape(-1)
+    assert s["task_alignment"][-1] == pytest.approx(float(task_alignment(Kf, yy)), rel=1e-5)
+    assert s["label_alignment"][-1] == pytest.approx(float(centered_alignment(Kf, yy[:, None] * yy[None])), rel=1e-5)
+    ev = torch.linalg.eigvalsh(Kf)
+    assert s["kernel_effective_rank"][-1] == pytest.approx(float(ev.sum() / ev[-1]), rel=1e-5)
+
+
+def test_tracking_alone_writes_metrics_and_explicit_probe(tmp_path):
+    torch.manual_seed(0)
+    model = TinyMLP()
+    x, y = data(32, (4,))
+    probe = data(6, (4,), seed=2)
+    track = KernelTrackingCallback(every_n_steps=3, probe=probe, kernel_params=["net.0.weight"])
+    trainer = L.Trainer(max_steps=7, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path, callbacks=[track])
+    trainer.fit(model, DataLoader(TensorDataset(x, y), batch_size=8))
+    tr = json.loads((tmp_path / "metrics.json").read_text())["tracking"]
+    assert tr["steps"] == [0, 3, 6, 7]
+    assert tr["settings"]["kernel_params"] == ["net.0.weight"]
+    assert len(tr["members"][0]["kernel_alignment"]) == 4
+
+
+def test_bad_callback_arguments():
+    with pytest.raises(ValueError, match="every_n_steps"):
+        KernelTrackingCallback(every_n_steps=0)
+    with pytest.raises(ValueError, match="kernel_steps"):
+        LazinessCallback(kernel_steps="middle")

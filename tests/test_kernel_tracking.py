@@ -1,0 +1,50 @@
+"""Kernel tracking on rlnet's own RNN through the CLI, and the protocol defaults (issue 3)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from rlnet.cli import main
+from rlnet.measures.effective_rank import top_eigenpair
+
+torch.set_num_threads(1)
+
+
+def test_top_eigenpair_matches_eigh():
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(3, 40, 10, generator=g, dtype=torch.float64)
+    K = A @ A.transpose(1, 2)
+    lam, v = top_eigenpair(K)
+    assert torch.allclose(lam, torch.linalg.eigvalsh(K)[:, -1], rtol=1e-8)
+    lam2, _ = top_eigenpair(K + 1e-3 * torch.eye(40), v0=v)  # warm start on a moved kernel
+    assert torch.allclose(lam2, torch.linalg.eigvalsh(K + 1e-3 * torch.eye(40))[:, -1], rtol=1e-8)
+
+
+def test_cli_tracking_preset_on_rnn_ensemble(tmp_path):
+    run = tmp_path / "run"
+    args = ["fit", "--config", "configs/dms_lowrank.yaml", "--config", "callbacks/kernel_tracking.yaml",
+            "--trainer.max_steps", "30", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+            "--trainer.enable_checkpointing", "false", "--trainer.limit_val_batches", "0",
+            "--trainer.default_root_dir", str(run), "--model.init_args.n_hidden", "16",
+            "--model.init_args.n_members", "2", "--data.init_args.n_probe", "12"]
+    # The preset measures every 100 steps; the last step is always measured too.
+    assert main(args) == 0
+    out = json.loads((run / "metrics.json").read_text())
+    assert out["measure_settings"]["kernel_params"] == "W_h" and out["measure_settings"]["weights"] == ["W_h"]
+    tr = out["tracking"]
+    assert tr["steps"] == [0, 30]
+    assert tr["settings"]["kernel_params"] == "W_h"  # the module's default, as the authors' code
+    assert len(tr["members"]) == 2
+    for m in tr["members"]:
+        assert m["kernel_alignment"][0] == pytest.approx(1.0)
+        assert m["representation_alignment"][0] == pytest.approx(1.0)
+        assert m["weight_change_norm"][0] == 0.0 and m["weight_change_norm"][-1] > 0
+        assert 1.0 <= m["kernel_effective_rank"][-1] <= 4 * 8 * 2
+        assert 0.0 < m["task_alignment"][-1] <= 1.0
+    # Both callbacks use the whole 12-trial probe: the last tracked point is the final measure.
+    for m, f in zip(tr["members"], out["members"]):
+        for key in ("weight_change_norm", "kernel_alignment", "representation_alignment"):
+            assert m[key][-1] == pytest.approx(f[key], rel=1e-6)
