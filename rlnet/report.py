@@ -503,19 +503,14 @@ def build_parser():
 def main(args: Sequence[str] | None = None) -> int:
     from jsonargparse import ArgumentError
 
-    from rlnet.cli import UserError
-
     args = list(sys.argv[1:] if args is None else args)
     try:
         try:
             a = build_parser().parse_args(args)
         except ArgumentError as err:
-            raise UserError(str(err).splitlines()[0]) from err
-        try:
-            rep = make_report(a.results, a.out)
-        except ValueError as err:
-            raise UserError(str(err)) from err
-    except UserError as err:
+            raise ValueError(str(err).splitlines()[0]) from err
+        rep = make_report(a.results, a.out)
+    except ValueError as err:  # errors the user can fix: one line, as the CLI prints them
         print(f"rlnet: error: {err}", file=sys.stderr)
         return 2
     print(rep["text"])

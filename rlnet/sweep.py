@@ -185,9 +185,14 @@ def _draw(spec: dict, rng: np.random.Generator) -> Any:
 
 def render_value(v: Any) -> str:
     """A value as W&B's ``${args}`` renders it (``str``), so local runs and agents see the same text."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
     return str(v)
+
+
+def ordered(params: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``config`` first, so that the other parameters override the file it names (jsonargparse applies
+    arguments in order). W&B agents receive the parameters sorted by key, where ``config`` also comes
+    before ``data.*``, ``model.*`` and ``trainer.*``."""
+    return sorted(params.items(), key=lambda kv: kv[0] != "config")
 
 
 def render_command(sweep: Sweep, params: dict[str, Any], python: str | None = None) -> list[str]:
@@ -204,25 +209,43 @@ def render_command(sweep: Sweep, params: dict[str, Any], python: str | None = No
                 raise ValueError("sweep.command uses ${program} but sweep.program is not set")
             argv.append(sweep.program)
         elif tok == "${args}":
-            argv += [f"--{k}={render_value(v)}" for k, v in params.items()]
+            argv += [f"--{k}={render_value(v)}" for k, v in ordered(params)]
         elif tok == "${args_no_hyphens}":
-            argv += [f"{k}={render_value(v)}" for k, v in params.items()]
+            argv += [f"{k}={render_value(v)}" for k, v in ordered(params)]
         else:
             argv.append(tok)
     return argv
 
 
-def run_id_for(sweep: Sweep, params: dict[str, Any], index: int | None = None) -> str:
-    """A readable, stable id: short ``key=value`` parts and a hash of parameters and command."""
+def _short(v: Any) -> str:
+    """A value as it appears in a run id: config paths by their stem, runs of integers as a-b."""
+    if isinstance(v, str) and v.endswith((".yaml", ".yml")):
+        return Path(v).stem
+    if isinstance(v, list) and len(v) > 2 and all(isinstance(i, int) and not isinstance(i, bool) for i in v) \
+            and v == list(range(v[0], v[0] + len(v))):
+        return f"{v[0]}-{v[-1]}"
+    return render_value(v)
+
+
+def run_hash(sweep: Sweep, params: dict[str, Any]) -> str:
+    """The identity of a run: a hash of its parameters and the command (not of the readable id)."""
     blob = json.dumps({"params": params, "command": sweep.command}, sort_keys=True, default=str)
-    h = hashlib.sha1(blob.encode()).hexdigest()[:10]
-    parts = [f"{k.rsplit('.', 1)[-1]}={render_value(v)}" for k, v in params.items()
-             if "values" in sweep.parameters.get(k, {}) or "distribution" in sweep.parameters.get(k, {})
-             or sweep.method == "random"]
-    readable = "_".join(parts)
-    readable = "".join(c if c.isalnum() or c in "=._-" else "-" for c in readable)[:80]
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def run_id_for(sweep: Sweep, params: dict[str, Any], index: int | None = None) -> str:
+    """A readable, stable id: ``key=value`` of the parameters that vary, then :func:`run_hash`."""
+    parts = [f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in ordered(params)
+             if sweep.method == "random" or "value" not in sweep.parameters.get(k, {})]
+    readable = "".join(c if c.isalnum() or c in "=.-" else ("_" if c == "," else "-") for c in "_".join(parts))
+    readable = readable[:80]
     prefix = f"{index:04d}_" if index is not None else ""
+    h = run_hash(sweep, params)
     return f"{prefix}{readable}_{h}" if readable else f"{prefix}{h}"
+
+
+def _hash_of(run_id: str) -> str:
+    return run_id.rsplit("_", 1)[-1]
 
 
 def plan(sweep: Sweep, count: int | None = None, seed: int = 0, python: str | None = None) -> list[Run]:
@@ -336,8 +359,8 @@ def run_sweep(sweep: Sweep, out: Path, jobs: int = 1, db_path: Path | None = Non
     i, n = shard
     runs = [r for k, r in enumerate(runs) if k % n == i]
     db = ResultsDB(db_path or out / "results.db")
-    done = db.finished_ids(sweep.name)
-    todo = [r for r in runs if r.run_id not in done]
+    done = {_hash_of(i) for i in db.finished_ids(sweep.name)}  # the hash is the identity
+    todo = [r for r in runs if _hash_of(r.run_id) not in done]
     print(f"sweep {sweep.name}: {len(runs)} runs, {len(runs) - len(todo)} already finished, "
           f"{len(todo)} to run with {jobs} job(s); results table {db.path}", file=sys.stderr)
     counts = {"ok": 0, "diverged": 0, "failed": 0}
@@ -363,7 +386,7 @@ def run_sweep(sweep: Sweep, out: Path, jobs: int = 1, db_path: Path | None = Non
                 db.record(run.run_id, sweep.name, run.params, "failed", error=f"runner: {err!r}")
             counts[status] += 1
             if status == "failed":
-                bar.write(f"failed: {run.run_id}: {_last_error(db, sweep.name, run.run_id)}")
+                bar.write(f"failed: {run.run_id}: {_last_error(db, sweep.name, run.run_id)}", file=sys.stderr)
             bar.set_postfix(ok=counts["ok"], failed=counts["failed"], diverged=counts["diverged"])
             bar.update(1)
     except KeyboardInterrupt:
@@ -421,28 +444,23 @@ def main(args: Sequence[str] | None = None) -> int:
     """``rlnet sweep``: 0 if every run finished, 1 if some failed, 2 on a user error."""
     from jsonargparse import ArgumentError
 
-    from rlnet.cli import UserError
-
     args = list(sys.argv[1:] if args is None else args)
     try:
         try:
             a = build_parser().parse_args(args)
         except ArgumentError as err:
-            raise UserError(str(err).splitlines()[0]) from err
+            raise ValueError(str(err).splitlines()[0]) from err
         if a.jobs < 1:
-            raise UserError(f"--jobs must be >= 1, got {a.jobs}")
-        try:
-            sweep = load_sweep(a.file)
-            shard = _parse_shard(a.shard)
-            out = Path(a.out) if a.out else Path("results") / sweep.name
-            db_path = Path(a.db) if a.db else out / "results.db"
-            if a.dry_run:
-                return _dry_run(sweep, out, db_path, a.count, a.seed, shard, a.wandb)
-            counts = run_sweep(sweep, out, a.jobs, db_path, a.count, a.seed, shard, a.wandb, a.run_timeout,
-                               a.progress)
-        except ValueError as err:
-            raise UserError(str(err)) from err
-    except UserError as err:
+            raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
+        sweep = load_sweep(a.file)
+        shard = _parse_shard(a.shard)
+        out = Path(a.out) if a.out else Path("results") / sweep.name
+        db_path = Path(a.db) if a.db else out / "results.db"
+        if a.dry_run:
+            return _dry_run(sweep, out, db_path, a.count, a.seed, shard, a.wandb)
+        counts = run_sweep(sweep, out, a.jobs, db_path, a.count, a.seed, shard, a.wandb, a.run_timeout,
+                           a.progress)
+    except ValueError as err:  # errors the user can fix: one line, as the CLI prints them
         print(f"rlnet: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -456,11 +474,11 @@ def main(args: Sequence[str] | None = None) -> int:
 def _dry_run(sweep: Sweep, out: Path, db_path: Path, count: int | None, seed: int, shard: tuple[int, int],
              wandb: bool) -> int:
     runs = plan(sweep, count, seed)
-    done = ResultsDB(db_path).finished_ids(sweep.name) if db_path.exists() else set()
+    done = {_hash_of(i) for i in ResultsDB(db_path).finished_ids(sweep.name)} if db_path.exists() else set()
     i, n = shard
     for k, r in enumerate(runs):
         if k % n != i:
             continue
-        mark = "done" if r.run_id in done else "todo"
+        mark = "done" if _hash_of(r.run_id) in done else "todo"
         print(f"{mark}  {shlex.join(run_argv(r, out / 'runs' / r.run_id, wandb))}")
     return 0
