@@ -278,6 +278,6 @@ def check_sweep_file(path: Path, tmp_path: Path, exhaustive: bool) -> None:
                 node = cfg
                 for part in key.split("."):
                     node = node[part]
-                assert json.dumps(node) == json.dumps(value), f"{key}: {node!r} != {value!r}"
+                assert node == value, f"{key}: {node!r} != {value!r}"
     finally:
         os.chdir(cwd)
