@@ -86,7 +86,8 @@ def records_from_metrics(metrics: dict, source: str) -> list[dict[str, Any]]:
         if rank is None and name == "svd":
             rank = n_hidden  # rank=None keeps the full draw
         rec = {"source": source, "task": _task(cfg), "structure": name, "rank": rank, "seed": m.get("seed"),
-               "diverged": bool(m.get("diverged", False)), "config": cfg}
+               "diverged": bool(m.get("diverged", False)), "config": cfg,
+               "fit_wall_time_s": metrics.get("fit_wall_time_s")}
         for k in (*MEASURES, *EXTRA):
             if k in m:
                 rec[k] = m[k]
@@ -312,7 +313,7 @@ def figure_measures(recs, x, panels, st, path: Path) -> Path:
     plt = _plt()
     groups = _groups(recs, panels)
     ms = [m for m in MEASURES if any(m in r for r in recs)]
-    fig, axes = plt.subplots(len(groups), max(1, len(ms)), figsize=(3.4 * max(1, len(ms)), 2.9 * len(groups)),
+    fig, axes = plt.subplots(len(groups), max(1, len(ms)), figsize=(3.6 * max(1, len(ms)), 3.1 * len(groups)),
                              squeeze=False)
     rng = np.random.default_rng(0)
     for i, ((task, panel), rs) in enumerate(groups.items()):
@@ -328,10 +329,9 @@ def figure_measures(recs, x, panels, st, path: Path) -> Path:
                 ax.errorbar(k + 0.25, float(np.mean(ys)), yerr=sd, fmt="o", color="k", ms=4, capsize=3)
             ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=30 if x == "structure" else 0)
             ax.set_xlabel(_xlabel(x))
-            ax.set_title(f"{task}{'' if panel == '-' else ' (' + panel + ')'}: {MEASURES[m][0]}", fontsize=9)
             lab = _stat_label(st, task, panel, m)
-            if lab:
-                ax.text(0.02, 0.98, lab, transform=ax.transAxes, va="top", fontsize=7)
+            ax.set_title(f"{task}{'' if panel == '-' else ' (' + panel + ')'}: {MEASURES[m][0]}"
+                         + (f"\n{lab}" if lab else ""), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -472,6 +472,11 @@ def make_report(results: str | Path, out: str | Path) -> dict[str, Any]:
         files["training"] = tr
     else:
         notes.append("no series saved during training: training.png not written")
+    walls = {r["source"]: r["fit_wall_time_s"] for r in recs if r.get("fit_wall_time_s") is not None}
+    if walls:
+        w = np.array(list(walls.values()), float)
+        notes.append(f"fit wall time of {len(w)} runs: mean {w.mean():.0f} s, min {w.min():.0f} s, "
+                     f"max {w.max():.0f} s, sum {w.sum():.0f} s")
     main_cells = [c for c in cells if c["measure"] in (*MEASURES, "accuracy", "initial_eigenvalue_effective_rank")]
     text = [f"# rlnet report: {results}", "",
             f"{len(recs)} networks ({sum(r['diverged'] for r in recs)} diverged); x = {x}; "
