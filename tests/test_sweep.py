@@ -281,3 +281,15 @@ def check_sweep_file(path: Path, tmp_path: Path, exhaustive: bool) -> None:
                 assert node == value, f"{key}: {node!r} != {value!r}"
     finally:
         os.chdir(cwd)
+
+
+def test_shards_partition_the_runs(tmp_path, capsys):
+    path = fake_sweep(tmp_path, [f"r{i}" for i in range(5)])
+    seen = []
+    for i in range(3):
+        assert main([str(path), "--dry-run", "--shard", f"{i}/3", "--out", str(tmp_path / "o")]) == 0
+        seen.append(capsys.readouterr().out.strip().splitlines())
+    assert [len(s) for s in seen] == [2, 2, 1]
+    everything = [ln for s in seen for ln in s]
+    assert len(set(everything)) == 5
+    assert main([str(path), "--dry-run", "--shard", "3/3"]) == 2
