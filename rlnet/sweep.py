@@ -271,10 +271,15 @@ def run_argv(run: Run, run_dir: Path, wandb: bool) -> list[str]:
     return [*run.argv, *extra]
 
 
-def _error_of(stderr: Path, rc: int) -> str:
-    """The user-facing error line (``rlnet: error: ...``) or a traceback's last line."""
-    lines = [ln.strip() for ln in stderr.read_text(errors="replace").splitlines() if ln.strip()] \
-        if stderr.exists() else []
+def _error_of(stderr: Path, rc: int, start: int = 0) -> str:
+    """The user-facing error line (``rlnet: error: ...``) or a traceback's last line, from what this
+    attempt wrote to ``stderr`` (from byte ``start``: the log keeps earlier attempts)."""
+    text = ""
+    if stderr.exists():
+        with stderr.open("rb") as fh:
+            fh.seek(start)
+            text = fh.read().decode(errors="replace")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     chosen = next((ln for ln in reversed(lines) if ln.startswith("rlnet: error:")), None)
     if chosen is None:
         chosen = next((ln for ln in reversed(lines) if not ln.startswith(("warnings.warn", "/"))),
@@ -312,6 +317,7 @@ class _Runner:
         started = time.time()
         self.db.record(run.run_id, self.sweep_name, run.params, "running", run_dir=str(run_dir), started=started)
         out, err = run_dir / "stdout.log", run_dir / "stderr.log"
+        err_start = err.stat().st_size if err.exists() else 0
         with out.open("a") as fo, err.open("a") as fe:
             fo.write(f"# started {time.strftime('%Y-%m-%d %H:%M:%S')}: {shlex.join(argv)}\n")
             fo.flush()
@@ -339,7 +345,7 @@ class _Runner:
             self.db.record(run.run_id, self.sweep_name, run.params, status, run_dir=str(run_dir),
                            metrics=metrics, started=started)
             return status
-        error = _error_of(err, rc) if rc != 0 else "exit status 0 but no metrics.json was written"
+        error = _error_of(err, rc, err_start) if rc != 0 else "exit status 0 but no metrics.json was written"
         self.db.record(run.run_id, self.sweep_name, run.params, "failed", error=error,
                        run_dir=str(run_dir), started=started)
         return "failed"
