@@ -371,7 +371,8 @@ def figure_spectra(recs, x, panels, path: Path) -> Path:
         drawn += 1
         ev = np.linalg.eigvals(W)
         sv = np.linalg.svd(W, compute_uv=False)
-        ax_eig.scatter(ev.real, ev.imag, s=4, alpha=0.6, color=f"C{k % 10}", label=str(xv))
+        # Later cells (higher rank, more eigenvalues) underneath, so that sparse spectra stay visible.
+        ax_eig.scatter(ev.real, ev.imag, s=6, alpha=0.7, color=f"C{k % 10}", label=str(xv), zorder=len(xs) - k)
         ax_sv.plot(np.arange(1, len(sv) + 1), sv / sv[0], color=f"C{k % 10}", label=str(xv))
     if drawn:
         ax_eig.set_aspect("equal", adjustable="datalim")
