@@ -176,6 +176,11 @@ def test_cli_report_and_user_errors(tmp_path, capsys):
     assert main([str(tmp_path / "t.csv"), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     assert "## Statistics" in out and "spearman" in out
+    from rlnet.cli import main as cli_main  # the `rlnet` console script dispatches the same way
+
+    assert cli_main(["report", str(tmp_path / "t.csv"), "--out", str(tmp_path / "o2")]) == 0
+    assert (tmp_path / "o2" / "measures.png").exists()
+    capsys.readouterr()
     assert main([str(tmp_path / "nothing")]) == 2
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty")]) == 2
