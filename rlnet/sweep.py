@@ -1,0 +1,490 @@
+"""``python -m rlnet sweep FILE --jobs N``: run a W&B sweep file on this machine, no server needed.
+
+A sweep file is in W&B's format (https://docs.wandb.ai/guides/sweeps/define-sweep-configuration):
+``method`` (``grid`` or ``random``), ``parameters`` with flat dotted keys
+(``model.init_args.connectivity.init_args.rank: {values: [1, 30, 100, 300]}``) and a ``command``
+such as ``[${env}, python, -m, rlnet, fit, --config, configs/2af_lowrank.yaml, ${args}]``. The same
+file works unchanged with ``wandb sweep FILE`` and any number of ``wandb agent``s.
+
+Locally each run is one process (an argument list, never a shell, so parameter values are never
+interpolated by one) with its own ``--trainer.default_root_dir``; its row goes into the results
+table (:class:`rlnet.results_db.ResultsDB`, one SQLite transaction per row). A run's id is a hash
+of its parameters and the command, so running the same sweep again runs only what is missing
+(runs that failed, or were killed, run again); a failed run is recorded with its error and the
+others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from rlnet.results_db import ResultsDB
+
+METHODS = ("grid", "random")
+# W&B's command macros; locally ${env} is dropped and ${interpreter} / `python` is this interpreter.
+MACROS = ("${env}", "${interpreter}", "${program}", "${args}", "${args_no_hyphens}")
+RANDOM_DISTRIBUTIONS = ("categorical", "constant", "int_uniform", "uniform", "q_uniform",
+                        "log_uniform_values", "q_log_uniform_values", "normal")
+
+
+@dataclass
+class Sweep:
+    """A parsed sweep file."""
+
+    name: str
+    method: str
+    parameters: dict[str, dict[str, Any]]
+    command: list[str]
+    program: str | None = None
+    run_cap: int | None = None
+    path: Path | None = None
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """One run of a sweep: its parameters, id and argument list."""
+
+    run_id: str
+    params: dict[str, Any]
+    argv: list[str]
+
+
+# ---- parsing ------------------------------------------------------------------------------------
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and check a sweep file; errors name the offending field (``ValueError``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"sweep file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ValueError(f"sweep file {path} is not valid YAML{where}: {getattr(err, 'problem', err)}") from err
+    return parse_sweep(raw, name=path.stem, path=path)
+
+
+def parse_sweep(raw: Any, name: str = "sweep", path: Path | None = None) -> Sweep:
+    if not isinstance(raw, dict):
+        raise ValueError("a sweep file must be a mapping with method, parameters and command")
+    method = raw.get("method")
+    if method not in METHODS:
+        raise ValueError(f"sweep.method must be one of {METHODS} for local runs, got {method!r}")
+    params = raw.get("parameters")
+    if not isinstance(params, dict) or not params:
+        raise ValueError("sweep.parameters must be a non-empty mapping of dotted keys")
+    for key, spec in params.items():
+        _check_param(key, spec, method)
+    command = raw.get("command")
+    if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
+        raise ValueError("sweep.command must be a non-empty list of strings, e.g. "
+                         "[${env}, python, -m, rlnet, fit, --config, FILE, ${args}]")
+    if "${args}" not in command and "${args_no_hyphens}" not in command:
+        raise ValueError("sweep.command must contain ${args} (where the parameters go)")
+    run_cap = raw.get("run_cap")
+    if run_cap is not None and (not isinstance(run_cap, int) or run_cap < 1):
+        raise ValueError(f"sweep.run_cap must be a positive integer, got {run_cap!r}")
+    return Sweep(name=str(raw.get("name") or name), method=method, parameters=params, command=command,
+                 program=raw.get("program"), run_cap=run_cap, path=path, raw=raw)
+
+
+def _check_param(key: str, spec: Any, method: str) -> None:
+    where = f"sweep.parameters.{key}"
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where} must be a mapping with 'value' or 'values', got {spec!r}")
+    if " " in key or key.startswith("-"):
+        raise ValueError(f"{where}: keys are flat dotted names without dashes, e.g. model.init_args.lr")
+    if "parameters" in spec:
+        raise ValueError(f"{where}: nested parameters are not supported; use flat dotted keys")
+    if "value" in spec:
+        vals = [spec["value"]]
+    elif "values" in spec:
+        vals = spec["values"]
+        if not isinstance(vals, list) or not vals:
+            raise ValueError(f"{where}.values must be a non-empty list")
+    elif method == "grid":
+        raise ValueError(f"{where}: a grid needs 'value' or 'values'")
+    else:
+        dist = spec.get("distribution", "uniform")
+        if dist not in RANDOM_DISTRIBUTIONS:
+            raise ValueError(f"{where}.distribution must be one of {RANDOM_DISTRIBUTIONS}, got {dist!r}")
+        need = ("mu", "sigma") if dist == "normal" else ("min", "max")
+        missing = [k for k in need if k not in spec]
+        if missing:
+            raise ValueError(f"{where}: distribution {dist!r} needs {missing}")
+        vals = []
+    # W&B renders None as --x=None, which the CLI rejects (DESIGN "Known traps").
+    if any(v is None for v in vals):
+        raise ValueError(f"{where}: null values are rendered as 'None' by W&B; leave the key out instead")
+
+
+# ---- expansion ----------------------------------------------------------------------------------
+def _values(spec: dict) -> list:
+    return [spec["value"]] if "value" in spec else list(spec["values"])
+
+
+def grid(parameters: dict[str, dict]) -> list[dict[str, Any]]:
+    """The Cartesian product of every key's values, in file order (last key fastest)."""
+    keys = list(parameters)
+    return [dict(zip(keys, combo)) for combo in product(*(_values(parameters[k]) for k in keys))]
+
+
+def sample(parameters: dict[str, dict], count: int, seed: int = 0) -> list[dict[str, Any]]:
+    """``count`` random draws, deterministic in ``seed``: the first k draws never depend on count."""
+    out = []
+    for i in range(count):
+        rng = np.random.default_rng([seed, i])
+        draw = {}
+        for k, spec in parameters.items():
+            draw[k] = _draw(spec, rng)
+        out.append(draw)
+    return out
+
+
+def _draw(spec: dict, rng: np.random.Generator) -> Any:
+    if "value" in spec:
+        return spec["value"]
+    if "values" in spec:
+        v = spec["values"][int(rng.integers(len(spec["values"])))]
+        return v.item() if hasattr(v, "item") else v
+    dist = spec.get("distribution", "uniform")
+    if dist == "normal":
+        return float(rng.normal(spec["mu"], spec["sigma"]))
+    lo, hi = spec["min"], spec["max"]
+    if dist == "int_uniform":
+        return int(rng.integers(int(lo), int(hi) + 1))
+    if dist in ("log_uniform_values", "q_log_uniform_values"):
+        v = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    else:
+        v = float(rng.uniform(lo, hi))
+    if dist.startswith("q_"):
+        q = spec.get("q", 1)
+        v = round(v / q) * q
+        return int(v) if isinstance(q, int) else v
+    return v
+
+
+def render_value(v: Any) -> str:
+    """A value as W&B's ``${args}`` renders it (``str``), so local runs and agents see the same text."""
+    return str(v)
+
+
+def ordered(params: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``config`` first, so that the other parameters override the file it names (jsonargparse applies
+    arguments in order). W&B agents receive the parameters sorted by key, where ``config`` also comes
+    before ``data.*``, ``model.*`` and ``trainer.*``."""
+    return sorted(params.items(), key=lambda kv: kv[0] != "config")
+
+
+def render_command(sweep: Sweep, params: dict[str, Any], python: str | None = None) -> list[str]:
+    """The argument list of one run: macros replaced, ``python`` -> this interpreter."""
+    python = python or sys.executable
+    argv: list[str] = []
+    for tok in sweep.command:
+        if tok == "${env}":
+            continue
+        if tok in ("${interpreter}", "python", "python3"):
+            argv.append(python)
+        elif tok == "${program}":
+            if not sweep.program:
+                raise ValueError("sweep.command uses ${program} but sweep.program is not set")
+            argv.append(sweep.program)
+        elif tok == "${args}":
+            argv += [f"--{k}={render_value(v)}" for k, v in ordered(params)]
+        elif tok == "${args_no_hyphens}":
+            argv += [f"{k}={render_value(v)}" for k, v in ordered(params)]
+        else:
+            argv.append(tok)
+    return argv
+
+
+def _short(v: Any) -> str:
+    """A value as it appears in a run id: config paths by their stem, runs of integers as a-b."""
+    if isinstance(v, str) and v.endswith((".yaml", ".yml")):
+        return Path(v).stem
+    if isinstance(v, list) and len(v) > 2 and all(isinstance(i, int) and not isinstance(i, bool) for i in v) \
+            and v == list(range(v[0], v[0] + len(v))):
+        return f"{v[0]}-{v[-1]}"
+    return render_value(v)
+
+
+def run_hash(sweep: Sweep, params: dict[str, Any]) -> str:
+    """The identity of a run: a hash of its parameters and the command (not of the readable id)."""
+    blob = json.dumps({"params": params, "command": sweep.command}, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def run_id_for(sweep: Sweep, params: dict[str, Any], index: int | None = None) -> str:
+    """A readable, stable id: ``key=value`` of the parameters that vary, then :func:`run_hash`."""
+    parts = [f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in ordered(params)
+             if sweep.method == "random" or "value" not in sweep.parameters.get(k, {})]
+    readable = "".join(c if c.isalnum() or c in "=.-" else ("_" if c == "," else "-") for c in "_".join(parts))
+    readable = readable[:80]
+    prefix = f"{index:04d}_" if index is not None else ""
+    h = run_hash(sweep, params)
+    return f"{prefix}{readable}_{h}" if readable else f"{prefix}{h}"
+
+
+def _hash_of(run_id: str) -> str:
+    return run_id.rsplit("_", 1)[-1]
+
+
+def plan(sweep: Sweep, count: int | None = None, seed: int = 0, python: str | None = None) -> list[Run]:
+    """Every run of the sweep, in order."""
+    if sweep.method == "grid":
+        combos = grid(sweep.parameters)
+        ids = [run_id_for(sweep, p) for p in combos]
+    else:
+        n = count or sweep.run_cap
+        if not n:
+            raise ValueError("a random sweep needs --count N (or run_cap in the file)")
+        combos = sample(sweep.parameters, n, seed)
+        ids = [run_id_for(sweep, p, i) for i, p in enumerate(combos)]
+    return [Run(i, p, render_command(sweep, p, python)) for i, p in zip(ids, combos)]
+
+
+# ---- running ------------------------------------------------------------------------------------
+def run_argv(run: Run, run_dir: Path, wandb: bool) -> list[str]:
+    """The run's argument list plus what the local runner adds (its directory, no progress bar)."""
+    extra = [f"--trainer.default_root_dir={run_dir}", "--trainer.enable_progress_bar=false"]
+    if not wandb:
+        extra.append("--trainer.logger=false")
+    return [*run.argv, *extra]
+
+
+def _error_of(stderr: Path, rc: int, start: int = 0) -> str:
+    """The user-facing error line (``rlnet: error: ...``) or a traceback's last line, from what this
+    attempt wrote to ``stderr`` (from byte ``start``: the log keeps earlier attempts)."""
+    text = ""
+    if stderr.exists():
+        with stderr.open("rb") as fh:
+            fh.seek(start)
+            text = fh.read().decode(errors="replace")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    chosen = next((ln for ln in reversed(lines) if ln.startswith("rlnet: error:")), None)
+    if chosen is None:
+        chosen = next((ln for ln in reversed(lines) if not ln.startswith(("warnings.warn", "/"))),
+                      lines[-1] if lines else "")
+    return f"exit status {rc}: {chosen}" if chosen else f"exit status {rc}"
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)  # children import this very rlnet
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env.setdefault(var, "1")  # one thread per process: --jobs sets the parallelism
+    env.setdefault("WANDB_SILENT", "true")
+    return env
+
+
+class _Runner:
+    """Runs processes, tracks them so that an interrupt stops them all."""
+
+    def __init__(self, db: ResultsDB, sweep_name: str, runs_dir: Path, wandb: bool,
+                 timeout: float | None) -> None:
+        self.db, self.sweep_name, self.runs_dir = db, sweep_name, runs_dir
+        self.wandb, self.timeout = wandb, timeout
+        self.procs: set[subprocess.Popen] = set()
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.env = _child_env()
+
+    def run(self, run: Run) -> str:
+        run_dir = self.runs_dir / run.run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "metrics.json").unlink(missing_ok=True)  # left by a killed attempt
+        argv = run_argv(run, run_dir, self.wandb)
+        started = time.time()
+        self.db.record(run.run_id, self.sweep_name, run.params, "running", run_dir=str(run_dir), started=started)
+        out, err = run_dir / "stdout.log", run_dir / "stderr.log"
+        err_start = err.stat().st_size if err.exists() else 0
+        with out.open("a") as fo, err.open("a") as fe:
+            fo.write(f"# started {time.strftime('%Y-%m-%d %H:%M:%S')}: {shlex.join(argv)}\n")
+            fo.flush()
+            with self.lock:
+                if self.stopping:
+                    return "failed"
+                proc = subprocess.Popen(argv, stdout=fo, stderr=fe, env=self.env, stdin=subprocess.DEVNULL)
+                self.procs.add(proc)
+            try:
+                rc = proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
+                fe.write(f"\nrlnet: error: run exceeded --run_timeout {self.timeout} s\n")
+            finally:
+                with self.lock:
+                    self.procs.discard(proc)
+        if self.stopping:
+            return "failed"
+        metrics_path = run_dir / "metrics.json"
+        if rc == 0 and metrics_path.exists():
+            metrics = json.loads(metrics_path.read_text())
+            diverged = any(m.get("diverged") for m in metrics.get("members", []))
+            status = "diverged" if diverged else "ok"
+            self.db.record(run.run_id, self.sweep_name, run.params, status, run_dir=str(run_dir),
+                           metrics=metrics, started=started)
+            return status
+        error = _error_of(err, rc, err_start) if rc != 0 else "exit status 0 but no metrics.json was written"
+        self.db.record(run.run_id, self.sweep_name, run.params, "failed", error=error,
+                       run_dir=str(run_dir), started=started)
+        return "failed"
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopping = True
+            for p in list(self.procs):
+                p.terminate()
+
+
+def run_sweep(sweep: Sweep, out: Path, jobs: int = 1, db_path: Path | None = None, count: int | None = None,
+              seed: int = 0, shard: tuple[int, int] = (0, 1), wandb: bool = False,
+              timeout: float | None = None, progress: bool = True) -> dict[str, int]:
+    """Run what is missing of ``sweep``; returns counts by status of the runs started now."""
+    runs = plan(sweep, count, seed)
+    i, n = shard
+    runs = [r for k, r in enumerate(runs) if k % n == i]
+    db = ResultsDB(db_path or out / "results.db")
+    done = {_hash_of(i) for i in db.finished_ids(sweep.name)}  # the hash is the identity
+    todo = [r for r in runs if _hash_of(r.run_id) not in done]
+    print(f"sweep {sweep.name}: {len(runs)} runs, {len(runs) - len(todo)} already finished, "
+          f"{len(todo)} to run with {jobs} job(s); results table {db.path}", file=sys.stderr)
+    counts = {"ok": 0, "diverged": 0, "failed": 0}
+    if not todo:
+        return counts
+    runner = _Runner(db, sweep.name, out / "runs", wandb, timeout)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), unit="run", desc=sweep.name, disable=not progress, file=sys.stderr,
+               dynamic_ncols=True, smoothing=0.0)
+    old = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(runner.run, r): r for r in todo}
+        for fut in as_completed(futures):
+            run = futures[fut]
+            try:
+                status = fut.result()
+            except Exception as err:  # the runner itself failed on this run: record, go on
+                status = "failed"
+                db.record(run.run_id, sweep.name, run.params, "failed", error=f"runner: {err!r}")
+            counts[status] += 1
+            if status == "failed":
+                bar.write(f"failed: {run.run_id}: {_last_error(db, sweep.name, run.run_id)}", file=sys.stderr)
+            bar.set_postfix(ok=counts["ok"], failed=counts["failed"], diverged=counts["diverged"])
+            bar.update(1)
+    except KeyboardInterrupt:
+        runner.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, old)
+    return counts
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _last_error(db: ResultsDB, sweep: str, run_id: str) -> str:
+    rows = [r for r in db.rows(sweep) if r["run_id"] == run_id]
+    return (rows[0]["error"] or "") if rows else ""
+
+
+# ---- command line -------------------------------------------------------------------------------
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must be I/N (e.g. 0/4), got {text!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ValueError(f"--shard I/N needs 0 <= I < N, got {text!r}")
+    return i, n
+
+
+def build_parser():
+    from jsonargparse import ArgumentParser
+
+    p = ArgumentParser(prog="rlnet sweep", exit_on_error=False,
+                       description="Run a W&B sweep file locally: one process per run, results in SQLite.")
+    p.add_argument("file", type=str, help="sweep file (W&B format), e.g. sweeps/fig1_2af.yaml")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (one torch thread each)")
+    p.add_argument("--out", type=str | None, default=None, help="output directory (default results/NAME)")
+    p.add_argument("--db", type=str | None, default=None, help="results table (default OUT/results.db)")
+    p.add_argument("--count", type=int | None, default=None, help="runs of a random sweep (default run_cap)")
+    p.add_argument("--seed", type=int, default=0, help="seed of a random sweep's draws")
+    p.add_argument("--shard", type=str, default="0/1", help="run only runs k with k %% N == I (SLURM arrays)")
+    p.add_argument("--wandb", type=bool, default=False, help="keep the config's (offline) W&B logger")
+    p.add_argument("--run_timeout", type=float | None, default=None, help="seconds before a run is killed")
+    p.add_argument("--dry-run", action="store_true", help="list the commands and what is done; run nothing")
+    p.add_argument("--progress", type=bool, default=True, help="show the progress bar")
+    return p
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """``rlnet sweep``: 0 if every run finished, 1 if some failed, 2 on a user error."""
+    from jsonargparse import ArgumentError
+
+    args = list(sys.argv[1:] if args is None else args)
+    try:
+        try:
+            a = build_parser().parse_args(args)
+        except ArgumentError as err:
+            raise ValueError(str(err).splitlines()[0]) from err
+        if a.jobs < 1:
+            raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
+        sweep = load_sweep(a.file)
+        shard = _parse_shard(a.shard)
+        out = Path(a.out) if a.out else Path("results") / sweep.name
+        db_path = Path(a.db) if a.db else out / "results.db"
+        if a.dry_run:
+            return _dry_run(sweep, out, db_path, a.count, a.seed, shard, a.wandb)
+        counts = run_sweep(sweep, out, a.jobs, db_path, a.count, a.seed, shard, a.wandb, a.run_timeout,
+                           a.progress)
+    except ValueError as err:  # errors the user can fix: one line, as the CLI prints them
+        print(f"rlnet: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rlnet sweep: interrupted; run the same command again to finish what is missing", file=sys.stderr)
+        return 130
+    print(f"sweep {sweep.name}: ok {counts['ok']}, diverged {counts['diverged']}, failed {counts['failed']}; "
+          f"table {db_path}", file=sys.stderr)
+    return 1 if counts["failed"] else 0
+
+
+def _dry_run(sweep: Sweep, out: Path, db_path: Path, count: int | None, seed: int, shard: tuple[int, int],
+             wandb: bool) -> int:
+    runs = plan(sweep, count, seed)
+    done = {_hash_of(i) for i in ResultsDB(db_path).finished_ids(sweep.name)} if db_path.exists() else set()
+    i, n = shard
+    for k, r in enumerate(runs):
+        if k % n != i:
+            continue
+        mark = "done" if _hash_of(r.run_id) in done else "todo"
+        print(f"{mark}  {shlex.join(run_argv(r, out / 'runs' / r.run_id, wandb))}")
+    return 0
