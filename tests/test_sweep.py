@@ -293,3 +293,29 @@ def test_shards_partition_the_runs(tmp_path, capsys):
     everything = [ln for s in seen for ln in s]
     assert len(set(everything)) == 5
     assert main([str(path), "--dry-run", "--shard", "3/3"]) == 2
+
+
+def test_a_diverging_run_is_recorded_and_the_sweep_goes_on(tmp_path):
+    """lr = 1e6 makes every member's loss non-finite: the run is recorded as diverged (with the
+    step in its metrics.json) and the healthy run of the same sweep finishes."""
+    doc = {"name": "div", "method": "grid",
+           "parameters": {"model.init_args.lr": {"values": [0.003, 1.0e6]}},
+           "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml",
+                       "--trainer.max_steps=200", "--model.init_args.n_hidden=16", "--model.init_args.n_members=2",
+                       "--data.init_args.batch_size=4", "--data.init_args.n_probe=8", "--data.init_args.n_val=8",
+                       "--laziness.kernel_trials=4", "--trainer.val_check_interval=100", "--checkpoint_every=0",
+                       "--trainer.log_every_n_steps=10", "${args}"]}
+    path = tmp_path / "div.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        counts = run_sweep(load_sweep(path), tmp_path / "out", jobs=2, progress=False)
+    finally:
+        os.chdir(cwd)
+    assert counts == {"ok": 1, "diverged": 1, "failed": 0}
+    rows = {r["params"]["model.init_args.lr"]: r for r in ResultsDB(tmp_path / "out" / "results.db").rows()}
+    assert rows[0.003]["status"] == "ok" and rows[0.003]["metrics"]["steps"] == 200
+    bad = rows[1.0e6]
+    assert bad["status"] == "diverged" and bad["metrics"]["summary"]["all_diverged"]
+    assert all(m["diverged_step"] is not None for m in bad["metrics"]["members"])
