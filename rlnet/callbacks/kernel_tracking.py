@@ -28,7 +28,7 @@ import torch
 from lightning.pytorch.utilities import move_data_to_device
 from torch import Tensor
 
-from rlnet.callbacks.protocol import LazinessProtocol, eval_mode, resolve_probe
+from rlnet.callbacks.protocol import LazinessProtocol, bind_protocol, eval_mode, resolve_probe
 from rlnet.measures.alignment import centered_alignment, kernel_alignment, representation_alignment, task_alignment
 from rlnet.measures.effective_rank import top_eigenpair
 from rlnet.results import write_json_atomic
@@ -75,12 +75,7 @@ class KernelTrackingCallback(L.Callback):
 
     # ---- snapshot and measures --------------------------------------------------------------
     def _setup(self, pl_module: L.LightningModule) -> LazinessProtocol:
-        self.proto = LazinessProtocol(pl_module, self.trial_dim)
-        if self.weights is None:
-            self.weights = self.proto.default_weights()
-        if self.kernel_params is None:
-            self.kernel_params = self.proto.default_kernel_params()
-        return self.proto
+        return bind_protocol(self, pl_module)
 
     def take_snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Tensor] | None:
         proto = self.proto or self._setup(pl_module)

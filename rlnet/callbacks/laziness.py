@@ -22,7 +22,7 @@ import torch
 from lightning.pytorch.utilities import move_data_to_device
 from torch import Tensor
 
-from rlnet.callbacks.protocol import LazinessProtocol, eval_mode, resolve_probe
+from rlnet.callbacks.protocol import LazinessProtocol, bind_protocol, eval_mode, resolve_probe
 from rlnet.measures.alignment import kernel_alignment, representation_alignment
 from rlnet.measures.effective_rank import eigenvalue_effective_rank, singular_value_effective_rank
 from rlnet.measures.spectrum import spectrum_summary
@@ -72,13 +72,7 @@ class LazinessCallback(L.Callback):
 
     # ---- the measures -----------------------------------------------------------------------
     def _setup(self, pl_module: L.LightningModule) -> LazinessProtocol:
-        """Bind the protocol adapter and resolve the defaults the module names."""
-        self.proto = LazinessProtocol(pl_module, self.trial_dim)
-        if self.weights is None:
-            self.weights = self.proto.default_weights()
-        if self.kernel_params is None:
-            self.kernel_params = self.proto.default_kernel_params()
-        return self.proto
+        return bind_protocol(self, pl_module)
 
     def _kernel(self, pl_module: L.LightningModule, x: Tensor) -> Tensor:
         assert self.proto is not None

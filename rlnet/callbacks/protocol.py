@@ -153,6 +153,17 @@ class LazinessProtocol:
         return [{} for _ in range(self.n_members())]
 
 
+def bind_protocol(callback: Any, module: nn.Module) -> LazinessProtocol:
+    """Bind ``callback.proto`` to ``module`` and fill the callback's ``weights`` and
+    ``kernel_params`` left at ``None`` with the module's own defaults."""
+    callback.proto = LazinessProtocol(module, callback.trial_dim)
+    if callback.weights is None:
+        callback.weights = callback.proto.default_weights()
+    if callback.kernel_params is None:
+        callback.kernel_params = callback.proto.default_kernel_params()
+    return callback.proto
+
+
 def resolve_probe(trainer: Any, module: nn.Module, proto: LazinessProtocol, probe: Any = None
                   ) -> tuple[Tensor, Tensor | None] | None:
     """The probe set: ``probe`` if given, else ``datamodule.probe_batch()``, else the first batch of
