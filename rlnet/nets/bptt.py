@@ -21,7 +21,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-
 _WORKSPACE: dict[tuple, Tensor] = {}
 
 
