@@ -105,6 +105,8 @@ def test_callbacks_on_a_plain_lightning_module(tmp_path, Model, shape):
     assert s["kernel_alignment"][0] == pytest.approx(1.0)
     assert s["kernel_alignment"][-1] == pytest.approx(m["kernel_alignment"], rel=1e-5)
     assert s["weight_change_norm"][0] == 0.0
+    assert s["representation_alignment"][0] == pytest.approx(1.0)
+    assert s["representation_alignment"][-1] == pytest.approx(m["representation_alignment"], rel=1e-5)
     assert s["weight_change_norm"][-1] == pytest.approx(m["weight_change_norm"], rel=1e-5)
     yy = F.one_hot(yv, 3).double().reshape(-1)
     assert s["task_alignment"][-1] == pytest.approx(float(task_alignment(Kf, yy)), rel=1e-5)

@@ -10,6 +10,7 @@ from rlnet.measures.alignment import (
     alignment,
     centered_alignment,
     kernel_alignment,
+    label_alignment,
     representation_alignment,
     task_alignment,
 )
@@ -99,3 +100,19 @@ def test_task_and_centered_alignment():
     C = torch.eye(8, dtype=torch.float64) - 1 / 8
     expected = alignment(C @ K1 @ C, C @ random_psd(8, 8) @ C).item()
     assert centered_alignment(K1, random_psd(8, 8)).item() == pytest.approx(expected, rel=1e-10)
+
+
+def test_label_alignment_closed_form_equals_centring_explicitly():
+    """The O(M^2) closed form against C K C and C yy^T C built with the centring matrix, for a
+    batch of kernels and +-1 and real-valued labels."""
+    gen = torch.Generator().manual_seed(3)
+    for M in (5, 24):
+        K = torch.stack([random_psd(M, M + e) for e in range(3)])
+        for y in (torch.randn(3, M, generator=gen, dtype=torch.float64),
+                  torch.randint(0, 2, (3, M), generator=gen).double() * 2 - 1):
+            C = torch.eye(M, dtype=torch.float64) - 1.0 / M
+            want = [alignment(C @ K[e] @ C, C @ torch.outer(y[e], y[e]) @ C).item() for e in range(3)]
+            got = label_alignment(K, y)
+            assert got.tolist() == pytest.approx(want, rel=1e-10)
+            assert got.tolist() == pytest.approx(
+                centered_alignment(K, y[:, :, None] * y[:, None, :]).tolist(), rel=1e-10)

@@ -29,7 +29,7 @@ from lightning.pytorch.utilities import move_data_to_device
 from torch import Tensor
 
 from rlnet.callbacks.protocol import LazinessProtocol, bind_protocol, eval_mode, resolve_probe
-from rlnet.measures.alignment import centered_alignment, kernel_alignment, representation_alignment, task_alignment
+from rlnet.measures.alignment import alignment, gram, kernel_alignment, label_alignment, task_alignment
 from rlnet.measures.effective_rank import top_eigenpair
 from rlnet.results import write_json_atomic
 
@@ -72,6 +72,8 @@ class KernelTrackingCallback(L.Callback):
         self.series: list[dict[str, list[float]]] = []
         self.measure_time_s = 0.0
         self._top_vec: Tensor | None = None  # warm start of the power iteration
+        self._K0d: tuple[Tensor, Tensor] | None = None  # (snapshot K_0, K_0 in float64), converted once
+        self._R0: tuple[Tensor, Tensor] | None = None  # (snapshot H_0, R_0 = H_0 H_0^T in float64)
 
     # ---- snapshot and measures --------------------------------------------------------------
     def _setup(self, pl_module: L.LightningModule) -> LazinessProtocol:
@@ -103,16 +105,21 @@ class KernelTrackingCallback(L.Callback):
         first = not self.steps and int(pl_module.global_step) == 0
         K = s["kernel"] if first else proto.kernel(proto.first_trials(x, self.kernel_trials), self.kernel_params,
                                                    self.kernel_steps)
-        trace = torch.diagonal(K.double(), dim1=-2, dim2=-1).sum(-1)
+        Kd = K.double()  # every measure below sums M^2 terms: float64 once, here
+        if self._K0d is None or self._K0d[0] is not s["kernel"]:  # a new or reloaded snapshot
+            self._K0d = (s["kernel"], s["kernel"].double())
+        trace = torch.diagonal(Kd, dim1=-2, dim2=-1).sum(-1)
         v0 = self._top_vec if self._top_vec is not None and self._top_vec.shape == K.shape[:-1] else None
-        top, self._top_vec = top_eigenpair(K, v0)
-        out = {"kernel_alignment": kernel_alignment(K, s["kernel"]).double(),
-               "kernel_effective_rank": trace / top}
+        top, self._top_vec = top_eigenpair(Kd, v0)
+        out = {"kernel_alignment": kernel_alignment(Kd, self._K0d[1]), "kernel_effective_rank": trace / top}
         if "targets" in s:
             y = s["targets"].double().reshape(-1).expand(K.shape[0], -1)
-            out["task_alignment"] = task_alignment(K.double(), y)
-            out["label_alignment"] = centered_alignment(K.double(), y[:, :, None] * y[:, None, :])
-        out["representation_alignment"] = representation_alignment(proto.representation(x), s["representation"])
+            out["task_alignment"] = task_alignment(Kd, y)
+            out["label_alignment"] = label_alignment(Kd, y)  # = centred alignment with y y^T, O(M^2)
+        if self._R0 is None or self._R0[0] is not s["representation"]:
+            self._R0 = (s["representation"], gram(s["representation"].double()))
+        # = representation_alignment(H_t, H_0), with R_0 = H_0 H_0^T formed once
+        out["representation_alignment"] = alignment(gram(proto.representation(x).double()), self._R0[1])
         W = proto.weights()
         sq = sum((W[k].detach().double() - s[f"weight/{k}"].double()).flatten(1).pow(2).sum(1) for k in self.weights)
         out["weight_change_norm"] = sq.sqrt()

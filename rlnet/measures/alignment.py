@@ -21,8 +21,9 @@ def alignment(A: Tensor, B: Tensor, eps: float = 0.0) -> Tensor:
     if A.shape != B.shape:
         raise ValueError(f"alignment needs equal shapes, got {tuple(A.shape)} and {tuple(B.shape)}")
     a, b = A.flatten(-2).double(), B.flatten(-2).double()
-    num = (a * b).sum(-1)
-    den = a.norm(dim=-1) * b.norm(dim=-1)
+    # Dot products as (batched) BLAS calls: one pass each, no M^2 temporary.
+    num = (a.unsqueeze(-2) @ b.unsqueeze(-1)).reshape(a.shape[:-1])
+    den = torch.linalg.vector_norm(a, dim=-1) * torch.linalg.vector_norm(b, dim=-1)
     return (num / (den + eps)).to(A.dtype)
 
 
@@ -51,6 +52,22 @@ def centered(K: Tensor) -> Tensor:
 def centered_alignment(A: Tensor, B: Tensor) -> Tensor:
     """Centred kernel alignment (CKA, Baratin et al. 2021 Eq. 7): alignment of the centred Grams."""
     return alignment(centered(A.double()), centered(B.double())).to(A.dtype)
+
+
+def label_alignment(K: Tensor, y: Tensor) -> Tensor:
+    """Centred alignment of a symmetric kernel ``K (..., M, M)`` with the label kernel ``y y^T``
+    (Baratin et al. 2021), in ``O(M^2)`` without forming either centred matrix.
+
+    With ``C = I - 11^T/M`` (idempotent) and ``u = C y``: ``<CKC, C yy^T C> = u^T K u``,
+    ``||C yy^T C|| = ||u||^2`` and ``||CKC||^2 = ||K||^2 - (2/M) ||K 1||^2 + (1^T K 1)^2 / M^2``.
+    Equals :func:`centered_alignment` ``(K, y y^T)`` (tested)."""
+    Kd, yd = K.double(), y.double()
+    M = Kd.shape[-1]
+    u = yd - yd.mean(-1, keepdim=True)
+    num = torch.einsum("...i,...ij,...j->...", u, Kd, u)
+    k1 = Kd.sum(-1)
+    norm_ckc_sq = Kd.flatten(-2).pow(2).sum(-1) - 2.0 / M * k1.pow(2).sum(-1) + k1.sum(-1).pow(2) / M**2
+    return (num / (norm_ckc_sq.clamp_min(0.0).sqrt() * u.pow(2).sum(-1))).to(K.dtype)
 
 
 def task_alignment(K: Tensor, y: Tensor) -> Tensor:

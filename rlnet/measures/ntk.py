@@ -94,9 +94,16 @@ def drive_adjoints(
     for c, (t, k) in enumerate(slots):
         by_step.setdefault(t, []).append((c, k))
     v = torch.zeros(E, C, B, N, dtype=r.dtype, device=r.device)
+    # Causality: slot c's adjoint is zero at steps s > t_c. With slots in step order (all of
+    # rlnet's), the live slots at step s are a suffix c >= first_live[s]: only they enter the product.
+    in_order = all(slots[i][0] <= slots[i + 1][0] for i in range(C - 1))
+    first_live = [next((c for c, (t, _) in enumerate(slots) if t >= s), C) if in_order else 0 for s in range(T)]
     g_next: Tensor | None = None
     for s in range(T - 1, -1, -1):
-        u = torch.zeros_like(v) if g_next is None else torch.bmm(g_next.reshape(E, C * B, N), W_h).reshape(E, C, B, N)
+        u = torch.zeros_like(v)
+        c0 = first_live[s]
+        if g_next is not None and c0 < C:
+            u[:, c0:] = torch.bmm(g_next[:, c0:].reshape(E, (C - c0) * B, N), W_h).reshape(E, C - c0, B, N)
         for c, k in by_step.get(s, ()):
             u[:, c] += W_o[:, k, None, :]
         m = mask[:, s, None]  # (E, 1, B, N)
@@ -114,26 +121,29 @@ def drive_adjoints(
 def _time_mix_kernel(G: Tensor, Z: Tensor, block: int) -> Tensor:
     """``K[(b,c),(d,c')] = sum_{s,u} <G[b,s,:,c], G[d,u,:,c']> <Z[b,s], Z[d,u]>`` for one member.
 
-    ``G``: ``(B, T, N, C)``; ``Z``: ``(B, T, F)``. For each trial ``d`` and each block of at most
-    ``block`` trials ``b <= d`` (the kernel is symmetric: the other half is a transpose):
-    ``Cz = Z_b Z_d^T`` ``(b*T, T)``, ``X = Cz G_d`` ``(b*T, N*C)`` (one GEMM) and
-    ``K[b, :, d, :] = G_b^T X_b`` (one batched product over ``b``). Memory: ``O(block T N C)`` beyond
-    ``K`` and ``G``, so blocks stay in cache and large probes stay bounded.
+    ``G``: ``(B, T, N, C)``; ``Z``: ``(B, T, F)``. For each block of at most ``block`` trials ``b``
+    and each trial ``d`` at or after the block's start (the kernel is symmetric: the other half is
+    a transpose): ``Cz = Z_b Z_d^T`` ``(b*T, T)``, ``X = Cz G_d`` ``(b*T, N*C)`` (one GEMM) and
+    ``K[b, :, d, :] = G_b^T X_b`` (one batched product over ``b``). The block of ``G_b`` stays in
+    cache while ``d`` runs (block outermost: about 10 % faster than ``d`` outermost here). Memory:
+    ``O(block T N C)`` beyond ``K`` and ``G``, so large probes stay bounded.
     """
     B, T, N, C = G.shape
-    F = Z.shape[-1]
     K = torch.empty(B, C, B, C, dtype=G.dtype, device=G.device)
     Gf = G.reshape(B, T * N, C)
-    Zf = Z.reshape(B * T, F)
+    Zf = Z.reshape(B * T, Z.shape[-1])
     Gd = G.reshape(B, T, N * C)
-    for d in range(B):
-        for b0 in range(0, d + 1, block):
-            b1 = min(d + 1, b0 + block)
-            Cz = Zf[b0 * T: b1 * T] @ Z[d].T  # (nb*T, T)
-            X = (Cz @ Gd[d]).reshape(b1 - b0, T * N, C)
-            Kb = torch.bmm(Gf[b0:b1].transpose(1, 2), X)  # (nb, C, C)
-            K[b0:b1, :, d] = Kb
-            K[d, :, b0:b1] = Kb.transpose(1, 2).transpose(0, 1)
+    for b0 in range(0, B, block):
+        b1 = min(B, b0 + block)
+        Gb = Gf[b0:b1].transpose(1, 2)  # (nb, C, T*N)
+        Zb = Zf[b0 * T: b1 * T]
+        for d in range(b0, B):
+            e = min(b1, d + 1)  # trials b0 <= b < e, b <= d
+            Cz = Zb[: (e - b0) * T] @ Z[d].T  # (nb*T, T)
+            X = (Cz @ Gd[d]).reshape(e - b0, T * N, C)
+            Kb = torch.bmm(Gb[: e - b0], X)  # (nb, C, C)
+            K[b0:e, :, d] = Kb
+            K[d, :, b0:e] = Kb.transpose(1, 2).transpose(0, 1)
     # Diagonal blocks (b = d) were computed once; make them exactly symmetric too.
     idx = torch.arange(B, device=G.device)
     diag = K[idx, :, idx]  # (B, C, C)
@@ -141,8 +151,9 @@ def _time_mix_kernel(G: Tensor, Z: Tensor, block: int) -> Tensor:
     return K.reshape(B * C, B * C)
 
 
-def default_block(T: int, N: int, C: int, cache_floats: int = 1_500_000) -> int:
-    """Trials per block so that one block's ``X`` (``block * T * N * C`` floats) stays in cache."""
+def default_block(T: int, N: int, C: int, cache_floats: int = 1_000_000) -> int:
+    """Trials per block so that a block of ``G`` and its ``X`` (``block * T * N * C`` floats each)
+    stay near the cache (2 MB of L2 per core here)."""
     return max(1, cache_floats // max(1, T * N * C))
 
 
@@ -159,7 +170,7 @@ def rnn_tangent_kernel(
         x: probe inputs ``(T, B, I)`` (shared) or ``(E, T, B, I)``.
         params: ``'W_h'`` (the authors' code) or ``'all'`` (the paper's Eq. 6: ``W_h, W_x, W_o``).
         steps: output steps in the kernel, ``'all'`` (Neurogym) or ``'last'`` (sMNIST), or a list.
-        chunk: trials per block of the contraction (default: what fits in about 6 MB of cache).
+        chunk: trials per block of the contraction (default: :func:`default_block`, about 1 M floats).
         adjoints: ``'hand'`` (one sweep for all slots, default) or ``'autograd'`` (batched
             ``autograd.grad`` through zero taps; the cross-check).
 
