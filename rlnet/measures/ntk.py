@@ -99,21 +99,24 @@ def drive_adjoints(
     in_order = all(slots[i][0] <= slots[i + 1][0] for i in range(C - 1))
     first_live = [next((c for c, (t, _) in enumerate(slots) if t >= s), C) if in_order else 0 for s in range(T)]
     g_next: Tensor | None = None
+    if discretization not in ("euler", "exponential"):
+        raise ValueError(f"discretization must be 'euler' or 'exponential', got {discretization!r}")
     for s in range(T - 1, -1, -1):
-        u = torch.zeros_like(v)
         c0 = first_live[s]
         if g_next is not None and c0 < C:
+            u = torch.empty_like(v)
+            u[:, :c0].zero_()
             u[:, c0:] = torch.bmm(g_next[:, c0:].reshape(E, (C - c0) * B, N), W_h).reshape(E, C - c0, B, N)
+        else:
+            u = torch.zeros_like(v)
         for c, k in by_step.get(s, ()):
             u[:, c] += W_o[:, k, None, :]
         m = mask[:, s, None]  # (E, 1, B, N)
         if discretization == "euler":
-            v = m * (u + leak * v) if leak != 0.0 else m * u
-        elif discretization == "exponential":
-            v = m * u + leak * v
+            v = (u.add_(v, alpha=leak) if leak != 0.0 else u).mul_(m)
         else:
-            raise ValueError(f"discretization must be 'euler' or 'exponential', got {discretization!r}")
-        g_next = gain * v
+            v = u.mul_(m).add_(v, alpha=leak)
+        g_next = v if gain == 1.0 else gain * v
         G[:, :, s] = g_next.permute(0, 2, 3, 1)
     return G
 
@@ -151,10 +154,13 @@ def _time_mix_kernel(G: Tensor, Z: Tensor, block: int) -> Tensor:
     return K.reshape(B * C, B * C)
 
 
-def default_block(T: int, N: int, C: int, cache_floats: int = 1_000_000) -> int:
-    """Trials per block so that a block of ``G`` and its ``X`` (``block * T * N * C`` floats each)
-    stay near the cache (2 MB of L2 per core here)."""
-    return max(1, cache_floats // max(1, T * N * C))
+def default_block(T: int, N: int, C: int, B: int | None = None, cache_floats: int = 1_000_000) -> int:
+    """Trials per block: a block of ``G`` and its ``X`` (``block * T * N * C`` floats each) stay near
+    the cache, and at most a quarter of the ``B`` trials. Measured on this 2-core CPU, one thread:
+    the 2AF tracking kernel (32 trials) is fastest with blocks of 4-8 between training steps (17:
+    20 % slower), the sMNIST kernel (200 trials) with 11-16 (5: 20 % slower)."""
+    block = max(1, cache_floats // max(1, T * N * C))
+    return max(1, min(block, B // 4)) if B is not None else block
 
 
 def rnn_tangent_kernel(
@@ -198,7 +204,7 @@ def rnn_tangent_kernel(
         Ga, r = drive_gradients(W_h, W_x, W_o, x, leak=leak, gain=gain, discretization=discretization,
                                 slots=slots)
         G = Ga.permute(0, 2, 3, 4, 1).contiguous()  # (E, B, T, N, C)
-    block = chunk if chunk is not None else default_block(T, N, C)
+    block = chunk if chunk is not None else default_block(T, N, C, B)
     xe = x if x.dim() == 4 else x.unsqueeze(0).expand(E, *x.shape)
     # z_{b,s} = r_{b,s-1} (zero at s = 0).
     r_prev = torch.cat([torch.zeros_like(r[:, :1]), r[:, :-1]], dim=1)  # (E, T, B, N)
