@@ -95,3 +95,31 @@ def test_nonfinite_gradient_marks_divergence_and_state_is_zeroed():
     opt.step()
     assert torch.equal(p[2], before[2])  # frozen: no gradient, no momentum
     assert not torch.equal(p[0], before[0])  # the others still move
+
+
+class _Silence(L.Callback):
+    """At the end of training, silence member ``e``: zero input and recurrent weights, so every
+    probe rate is 0 (a finite loss, and RA is 0/0)."""
+
+    def __init__(self, member: int) -> None:
+        self.member = member
+
+    def on_train_end(self, trainer, pl_module):
+        with torch.no_grad():
+            pl_module.net.W_x[self.member].zero_()
+            pl_module.net.W_h[self.member].zero_()
+
+
+def test_silent_member_is_flagged_and_its_ra_is_null(tmp_path):
+    """A member whose rates all die is flagged ``silent`` (not diverged: its loss is finite); its RA
+    is undefined and written as null, while the other members are measured as usual."""
+    dm = NeurogymDataModule(task="2af", batch_size=4, n_probe=8, n_val=8)
+    model = RNNModule(dm.n_input, dm.n_output, n_hidden=16, n_members=2)
+    trainer = L.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path,
+                        callbacks=[_Silence(1), LazinessCallback(kernel_trials=4, verbose=False)])
+    trainer.fit(model, dm)
+    live, dead = load_metrics(tmp_path)["members"]
+    assert dead["silent"] is True and dead["diverged"] is False
+    assert dead["representation_alignment"] is None and dead["final_loss"] is not None
+    assert live["silent"] is False and live["representation_alignment"] is not None

@@ -140,6 +140,9 @@ class LazinessCallback(L.Callback):
                 (loss is None or torch.isfinite(torch.tensor(loss)).item())
                 and all(torch.isfinite(w[e]).all().item() for w in W.values()))
             m.setdefault("diverged_step", None)
+            # A silent network (every probe representation entry exactly 0, e.g. all rates died) has a
+            # finite loss but no defined RA (0/0, written as null): say so instead of leaving a gap.
+            m["silent"] = not bool((H[e] != 0).any())
             members.append(m)
         return members
 
