@@ -94,9 +94,21 @@ def records_from_metrics(metrics: dict, source: str) -> list[dict[str, Any]]:
         settings = dict(setting)
         settings.update({f"connectivity.{k}": v for k, v in conn.items() if k != "rank"})
         rec["settings"] = settings
-        rec["history"] = _member_history(m.get("history"), history, e)
+        rec["history"] = _member_history(m.get("history"), history, e) or _tracking_history(metrics, e)
         out.append(rec)
     return out
+
+
+def _tracking_history(metrics: dict, e: int) -> dict[str, list] | None:
+    """Member ``e``'s series from the ``"tracking"`` section that ``KernelTrackingCallback`` writes
+    (``{"steps": [...], "members": [{measure: [...]}, ...]}``), as ``{'step': [...], measure: [...]}``."""
+    tr = metrics.get("tracking")
+    if not isinstance(tr, dict) or not tr.get("steps"):
+        return None
+    members = tr.get("members") or []
+    if e >= len(members) or not isinstance(members[e], dict):
+        return None
+    return {"step": list(tr["steps"]), **{k: list(v) for k, v in members[e].items() if isinstance(v, list)}}
 
 
 def _member_history(own: Any, shared: Any, e: int) -> dict[str, list] | None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rlnet.report import initial_matrix, load_records, main, make_report
+from rlnet.report import initial_matrix, load_records, main, make_report, records_from_metrics
 from rlnet.results_db import ResultsDB
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -196,3 +196,22 @@ def test_records_leave_out_nothing_silently(tmp_path):
     assert len(recs) == sum(len(v) for v in truth.values())
     assert sum(r["diverged"] for r in recs) == 1
     assert all(math.isfinite(r["weight_change_norm"]) for r in recs)
+
+
+def test_training_figure_from_the_kernel_tracking_section(tmp_path):
+    """``training.png`` is drawn from the ``"tracking"`` section KernelTrackingCallback writes, and each
+    network's series is its own member's."""
+    for r in (1, 12):
+        d = tmp_path / "runs" / f"rank{r}"
+        d.mkdir(parents=True)
+        m = _metrics(r, [0, 1])
+        m["tracking"] = {"every_n_steps": 10, "steps": [0, 10, 20],
+                         "members": [{"kernel_alignment": [1.0, 0.9 - 0.01 * s, 0.8 - 0.01 * s - 0.1 / r],
+                                      "kernel_effective_rank": [3.0, 2.5, 2.0]} for s in (0, 1)]}
+        (d / "metrics.json").write_text(json.dumps(m))
+        recs = records_from_metrics(m, str(d))
+        assert recs[1]["history"] == {"step": [0, 10, 20], "kernel_alignment": [1.0, 0.89, 0.79 - 0.1 / r],
+                                      "kernel_effective_rank": [3.0, 2.5, 2.0]}
+    rep = make_report(tmp_path / "runs", tmp_path / "out")
+    assert (tmp_path / "out" / "training.png").read_bytes()[:8] == PNG
+    assert not any("training.png not written" in n for n in rep.get("notes", []))
