@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,8 +73,7 @@ class KernelTrackingCallback(L.Callback):
         self.series: list[dict[str, list[float]]] = []
         self.measure_time_s = 0.0
         self._top_vec: Tensor | None = None  # warm start of the power iteration
-        self._K0d: tuple[Tensor, Tensor] | None = None  # (snapshot K_0, K_0 in float64), converted once
-        self._R0: tuple[Tensor, Tensor] | None = None  # (snapshot H_0, R_0 = H_0 H_0^T in float64)
+        self._derived: dict[str, tuple[Tensor, Tensor]] = {}  # name -> (snapshot tensor, value from it)
 
     # ---- snapshot and measures --------------------------------------------------------------
     def _setup(self, pl_module: L.LightningModule) -> LazinessProtocol:
@@ -97,6 +97,14 @@ class KernelTrackingCallback(L.Callback):
             snap["targets"] = proto.targets(xk, proto.first_trials(y, self.kernel_trials), self.kernel_steps)
         return snap
 
+    def _from_snapshot(self, key: str, fn: Callable[[Tensor], Tensor]) -> Tensor:
+        """``fn(snapshot[key])``, computed once per snapshot (a new or reloaded one recomputes it)."""
+        src = self.snapshot[key]
+        cached = self._derived.get(key)
+        if cached is None or cached[0] is not src:
+            cached = self._derived[key] = (src, fn(src))
+        return cached[1]
+
     def compute(self, pl_module: L.LightningModule) -> dict[str, Tensor]:
         """All measures now, ``{name: (E,)}``, against the snapshot."""
         s, proto = self.snapshot, self.proto
@@ -106,20 +114,18 @@ class KernelTrackingCallback(L.Callback):
         K = s["kernel"] if first else proto.kernel(proto.first_trials(x, self.kernel_trials), self.kernel_params,
                                                    self.kernel_steps)
         Kd = K.double()  # every measure below sums M^2 terms: float64 once, here
-        if self._K0d is None or self._K0d[0] is not s["kernel"]:  # a new or reloaded snapshot
-            self._K0d = (s["kernel"], s["kernel"].double())
         trace = torch.diagonal(Kd, dim1=-2, dim2=-1).sum(-1)
         v0 = self._top_vec if self._top_vec is not None and self._top_vec.shape == K.shape[:-1] else None
         top, self._top_vec = top_eigenpair(Kd, v0)
-        out = {"kernel_alignment": kernel_alignment(Kd, self._K0d[1]), "kernel_effective_rank": trace / top}
+        K0d = self._from_snapshot("kernel", lambda K0: K0.double())
+        out = {"kernel_alignment": kernel_alignment(Kd, K0d), "kernel_effective_rank": trace / top}
         if "targets" in s:
             y = s["targets"].double().reshape(-1).expand(K.shape[0], -1)
             out["task_alignment"] = task_alignment(Kd, y)
             out["label_alignment"] = label_alignment(Kd, y)  # = centred alignment with y y^T, O(M^2)
-        if self._R0 is None or self._R0[0] is not s["representation"]:
-            self._R0 = (s["representation"], gram(s["representation"].double()))
         # = representation_alignment(H_t, H_0), with R_0 = H_0 H_0^T formed once
-        out["representation_alignment"] = alignment(gram(proto.representation(x).double()), self._R0[1])
+        R0 = self._from_snapshot("representation", lambda H0: gram(H0.double()))
+        out["representation_alignment"] = alignment(gram(proto.representation(x).double()), R0)
         W = proto.weights()
         sq = sum((W[k].detach().double() - s[f"weight/{k}"].double()).flatten(1).pow(2).sum(1) for k in self.weights)
         out["weight_change_norm"] = sq.sqrt()

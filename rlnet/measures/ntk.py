@@ -85,6 +85,8 @@ def drive_adjoints(
 
     and ``G_s = gain v_s``. ``r``: rates ``(E, T, B, N)`` of the forward pass.
     """
+    if discretization not in ("euler", "exponential"):
+        raise ValueError(f"discretization must be 'euler' or 'exponential', got {discretization!r}")
     E, T, B, N = r.shape
     C = len(slots)
     mask = (r > 0).to(r.dtype)  # relu'(pre-activation): pre > 0 iff rate > 0
@@ -99,8 +101,6 @@ def drive_adjoints(
     in_order = all(slots[i][0] <= slots[i + 1][0] for i in range(C - 1))
     first_live = [next((c for c, (t, _) in enumerate(slots) if t >= s), C) if in_order else 0 for s in range(T)]
     g_next: Tensor | None = None
-    if discretization not in ("euler", "exponential"):
-        raise ValueError(f"discretization must be 'euler' or 'exponential', got {discretization!r}")
     for s in range(T - 1, -1, -1):
         c0 = first_live[s]
         if g_next is not None and c0 < C:
