@@ -14,12 +14,23 @@ and ``dW_h = gain sum_{t>=1} delta_t^T r_{t-1}`` is one GEMM over all steps and 
 the thin ``dW_x = gain sum_t delta_t^T x_t`` and ``dW_o = sum_t gy_t^T r_t`` accumulate step by
 step while each step's slice is in cache. Scratch buffers that never leave the module (the drive,
 the adjoint, ``D``) are reused across calls.
+
+Two implementations of these equations: float32 on a CPU with AVX-512 runs the C kernels of
+:mod:`rlnet.nets.fused` (``_fused_rnn.c``: each member's whole sequence while its ``W_h`` is in
+cache, the relu and its derivative applied to the product's registers; members split over torch's
+threads); every other case (float64, GPUs, other CPUs, an input that needs a gradient,
+``RLNET_FUSED=0``) runs the torch code below. ``tests/test_fused_rnn.py`` checks both against
+autograd in float64 and against each other.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import torch
 from torch import Tensor
+
+from rlnet.nets import fused
 
 _WORKSPACE: dict[tuple, Tensor] = {}
 
@@ -82,20 +93,81 @@ def _forward(W_h: Tensor, W_x: Tensor, W_o: Tensor, x: Tensor, leak: float, gain
     return y, R
 
 
+def _fused_library(tensors: tuple[Tensor, ...], need_input_grad: bool):
+    """The C kernels (:mod:`rlnet.nets.fused`) where they apply: float32 on the CPU, no input gradient."""
+    if need_input_grad or any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
+        return None
+    return fused.library()
+
+
+def _ptr(t: Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+_POOL: list = [None, 0]  # a persistent pool: the kernels keep per-thread scratch between calls
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    if _POOL[1] != n:
+        if _POOL[0] is not None:
+            _POOL[0].shutdown()
+        _POOL[:] = [ThreadPoolExecutor(n, thread_name_prefix="rlnet-fused"), n]
+    return _POOL[0]
+
+
+def _over_members(fn, E: int) -> None:
+    """Run ``fn(e0, e1)`` over member ranges, one per torch thread (ctypes releases the GIL)."""
+    n = max(1, min(torch.get_num_threads(), E))
+    bounds = [E * k // n for k in range(n + 1)]
+    codes = [fn(0, E)] if n == 1 else list(_pool(n).map(fn, bounds[:-1], bounds[1:]))
+    if any(c != 0 for c in codes):
+        raise MemoryError(f"rlnet fused RNN kernel failed (code {codes}): out of memory")
+
+
+def _forward_fused(lib, W_h: Tensor, W_x: Tensor, W_o: Tensor, x: Tensor, leak: float, gain: float,
+                   exponential: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """``y``, ``R`` and the neuron-major rates ``RT (E, N, T B)`` from the C forward.
+
+    ``R`` is a permuted view of ``RT`` (not contiguous): writing both layouts cost a memory pass."""
+    E, N, I = W_x.shape
+    O = W_o.shape[1]
+    T, B = x.shape[-3], x.shape[-2]
+    y = W_h.new_empty(E, T, B, O)
+    RT = W_h.new_empty(E, N, T * B)
+    stride = 0 if x.dim() == 3 else T * B * I
+    _over_members(lambda e0, e1: lib.rlnet_forward(
+        e0, e1, T, B, N, I, O, W_h.data_ptr(), W_x.data_ptr(), W_o.data_ptr(), x.data_ptr(), stride,
+        leak, gain, 2 if exponential else 1, y.data_ptr(), RT.data_ptr(), T * B), E)
+    return y, RT.view(E, N, T, B).permute(0, 2, 3, 1), RT
+
+
 class RNNSequence(torch.autograd.Function):
-    """``(W_h, W_x, W_o, x) -> (y, R)`` with the backward written out (see the module docstring)."""
+    """``(W_h, W_x, W_o, x) -> (y, R)`` with the backward written out (see the module docstring).
+
+    Float32 on a CPU with AVX-512 runs the fused C kernels of :mod:`rlnet.nets.fused` (one member's
+    whole sequence at a time, its ``W_h`` in cache); everything else runs the torch code below.
+    """
 
     @staticmethod
     def forward(ctx, W_h: Tensor, W_x: Tensor, W_o: Tensor, x: Tensor, leak: float, gain: float,
                 exponential: bool) -> tuple[Tensor, Tensor]:
-        y, R = _forward(W_h, W_x, W_o, x, leak, gain, exponential)
-        ctx.save_for_backward(W_h, W_x, W_o, x, R)
         ctx.leak, ctx.gain, ctx.exponential = leak, gain, exponential
         ctx.set_materialize_grads(False)  # unused outputs get None, not a zero tensor to add
+        lib = _fused_library((W_h, W_x, W_o, x), ctx.needs_input_grad[3])
+        ctx.fused = lib is not None
+        if lib is not None:
+            W_h, W_x, W_o, x = (t.contiguous() for t in (W_h, W_x, W_o, x))
+            y, R, RT = _forward_fused(lib, W_h, W_x, W_o, x, leak, gain, exponential)
+            ctx.save_for_backward(W_h, W_x, W_o, x, RT)
+            return y, R
+        y, R = _forward(W_h, W_x, W_o, x, leak, gain, exponential)
+        ctx.save_for_backward(W_h, W_x, W_o, x, R)
         return y, R
 
     @staticmethod
     def backward(ctx, gy: Tensor | None, gR: Tensor | None):
+        if ctx.fused:
+            return RNNSequence._backward_fused(ctx, gy, gR)
         W_h, W_x, W_o, x, R = ctx.saved_tensors
         leak, gain, exponential = ctx.leak, ctx.gain, ctx.exponential
         need_h, need_x, need_o, need_in = ctx.needs_input_grad[:4]
@@ -144,6 +216,26 @@ class RNNSequence(torch.autograd.Function):
             if x.dim() == 3:
                 gx = gx.sum(0)
         return gW_h, gW_x, gW_o, gx, None, None, None
+
+    @staticmethod
+    def _backward_fused(ctx, gy: Tensor | None, gR: Tensor | None):
+        W_h, W_x, W_o, x, RT = ctx.saved_tensors
+        need_h, need_x, need_o = ctx.needs_input_grad[:3]
+        E, N = RT.shape[:2]
+        T, B = x.shape[-3], x.shape[-2]
+        I, O = W_x.shape[2], W_o.shape[1]
+        gy = None if gy is None else gy.contiguous()
+        gR = None if gR is None else gR.contiguous()
+        gW_h = torch.empty_like(W_h) if need_h else None
+        gW_x = torch.empty_like(W_x) if need_x else None
+        gW_o = torch.empty_like(W_o) if need_o else None
+        stride = 0 if x.dim() == 3 else T * B * I
+        lib = fused.library()
+        _over_members(lambda e0, e1: lib.rlnet_backward(
+            e0, e1, T, B, N, I, O, W_h.data_ptr(), W_o.data_ptr(), x.data_ptr(), stride, ctx.leak, ctx.gain,
+            2 if ctx.exponential else 1, _ptr(gy), _ptr(gR), RT.data_ptr(), RT.shape[2], _ptr(gW_h), _ptr(gW_x),
+            _ptr(gW_o)), E)
+        return gW_h, gW_x, gW_o, None, None, None, None
 
 
 def rnn_sequence(W_h: Tensor, W_x: Tensor, W_o: Tensor, x: Tensor, *, leak: float, gain: float,
