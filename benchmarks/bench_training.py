@@ -5,7 +5,8 @@
 1. the fp32 matrix-product rate (1024^3 GEMM), one process, and one process per core at once;
 2. rlnet's training FLOP rate (the real ``Trainer.fit`` loop of an ensemble: Neurogym data,
    hand-written BPTT, SGD) in one process per core at once, and its ratio to (1);
-   also one process with two threads, and plain autograd instead of the hand-written BPTT;
+   also one process with two threads, the torch BPTT instead of the fused C kernels
+   (``RLNET_FUSED=0``), and plain autograd instead of the hand-written BPTT;
 3. one network (2AF, N = 300, batch 32): rlnet's ``Trainer.fit`` against a plain PyTorch loop
    written like the authors' (``nn.Linear`` CTRNN, a ``neurogym.Dataset`` batch each step, SGD),
    alternated over several rounds; medians.
@@ -34,9 +35,10 @@ def train_flops_per_step(E: int, T: int, B: int, N: int, I: int, O: int) -> floa
     return 3.0 * E * (2 * T * B * N * I + 2 * (T - 1) * B * N * N + 2 * T * B * N * O)
 
 
-def _setup(threads: int) -> None:
+def _setup(threads: int, fused: bool = True) -> None:
     sys.path.insert(0, REPO)
     os.environ.setdefault("WANDB_MODE", "disabled")
+    os.environ["RLNET_FUSED"] = "1" if fused else "0"  # each run is its own spawned process
     warnings.simplefilter("ignore")
     import torch
 
@@ -62,9 +64,10 @@ def gemm_rate(threads: int = 1, seconds: float = 3.0, n: int = 1024) -> dict:
 
 
 def rlnet_train(task: str = "2af", members: int = 20, steps: int = 60, warmup: int = 10, threads: int = 1,
-                bptt: bool = True, num_workers: int = 0, seed: int = 0, generator: str = "vectorized") -> dict:
+                bptt: bool = True, num_workers: int = 0, seed: int = 0, generator: str = "vectorized",
+                fused: bool = True) -> dict:
     """Seconds per step of rlnet's ``Trainer.fit`` (Lightning loop + data + model), after ``warmup``."""
-    _setup(threads)
+    _setup(threads, fused)
     import lightning as L
 
     from rlnet.data import NeurogymDataModule
@@ -182,11 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  one process x {a.procs} threads, ensemble of {a.members * a.procs}: {rate2:.1f} GFLOP/s (wall), "
               f"{rate2 / rate_w:.2f}x the rate of one process per core")
         ra = concurrently(rlnet_train, [dict(kw, bptt=False)])[0]
+        rt = concurrently(rlnet_train, [dict(kw, fused=False)])[0]
         rb = concurrently(rlnet_train, [dict(kw, bptt=True)])[0]
-        print(f"  one process, {a.members} members, hand-written BPTT vs autograd: {rb['s_per_step'] * 1e3:.1f} vs "
-              f"{ra['s_per_step'] * 1e3:.1f} ms per step wall ({ra['s_per_step'] / rb['s_per_step']:.2f}x), "
-              f"{rb['cpu_s_per_step'] * 1e3:.1f} vs {ra['cpu_s_per_step'] * 1e3:.1f} ms CPU "
-              f"({ra['cpu_s_per_step'] / rb['cpu_s_per_step']:.2f}x)")
+        for name, r in (("the torch BPTT", rt), ("autograd", ra)):
+            print(f"  one process, {a.members} members, fused kernels vs {name}: {rb['s_per_step'] * 1e3:.1f} vs "
+                  f"{r['s_per_step'] * 1e3:.1f} ms per step wall ({r['s_per_step'] / rb['s_per_step']:.2f}x), "
+                  f"{rb['cpu_s_per_step'] * 1e3:.1f} vs {r['cpu_s_per_step'] * 1e3:.1f} ms CPU "
+                  f"({r['cpu_s_per_step'] / rb['cpu_s_per_step']:.2f}x)")
 
     res: dict[str, list[dict]] = {"rlnet (vectorized data)": [], "rlnet (neurogym data)": [], "plain loop": []}
     n = a.single_steps

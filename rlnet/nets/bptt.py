@@ -25,6 +25,7 @@ autograd in float64 and against each other.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -38,8 +39,9 @@ _WORKSPACE: dict[tuple, Tensor] = {}
 def _workspace(name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
     """A scratch buffer reused across calls (a fresh multi-MB tensor costs a page-zeroing pass).
 
-    Only for tensors that never leave this module: the drive, the adjoint and ``D``."""
-    key = (name, shape, like.dtype, like.device)
+    Only for tensors that never leave this module and live within one call: the drive, the
+    adjoint and ``D``. One set per thread, so that concurrent calls never share one."""
+    key = (name, shape, like.dtype, like.device, threading.get_ident())
     buf = _WORKSPACE.get(key)
     if buf is None:
         if len(_WORKSPACE) >= 32:  # many shapes in one process: start over rather than grow
