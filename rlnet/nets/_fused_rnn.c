@@ -20,6 +20,26 @@
 
 int rlnet_fused_available(void) { return 1; }
 
+/* c[r][v] += sum_k A(r, k) B[k, 16 v ..], A(m, k) = A[m sam + k sak]; the last vector masked. */
+static inline __attribute__((always_inline)) void accumulate(
+    const int MR, const int NV, const float *A, long sam, long sak, const float *B, long ldb, int K,
+    __mmask16 last, __m512 c[12][4]) {
+    for (int k = 0; k < K; k++) {
+        __m512 b[4];
+        const float *bk = B + k * ldb;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            b[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, bk + 16 * v) : _mm512_loadu_ps(bk + 16 * v);
+        const float *ak = A + k * sak;
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            __m512 a = _mm512_set1_ps(ak[r * sam]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
+        }
+    }
+}
+
 /* C[MR x 16 NV] = alpha2 * A2 B2 + A1 B1, A(m, k) = A[m sam + k sak], B rows of length ldb.
  * The last vector of each row is masked by `last` (the column edge). */
 static inline __attribute__((always_inline)) void tile(
@@ -32,20 +52,7 @@ static inline __attribute__((always_inline)) void tile(
     for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) c[r][v] = _mm512_setzero_ps();
-    for (int k = 0; k < K2; k++) {
-        __m512 b[4];
-        const float *bk = B2 + k * ldb2;
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            b[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, bk + 16 * v) : _mm512_loadu_ps(bk + 16 * v);
-        const float *ak = A2 + k * sak2;
-#pragma GCC unroll 12
-        for (int r = 0; r < MR; r++) {
-            __m512 a = _mm512_set1_ps(ak[r * sam2]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
-        }
-    }
+    accumulate(MR, NV, A2, sam2, sak2, B2, ldb2, K2, last, c);
     if (alpha2 != 1.0f) {
         __m512 al = _mm512_set1_ps(alpha2);
 #pragma GCC unroll 12
@@ -53,20 +60,7 @@ static inline __attribute__((always_inline)) void tile(
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++) c[r][v] = _mm512_mul_ps(c[r][v], al);
     }
-    for (int k = 0; k < K1; k++) {
-        __m512 b[4];
-        const float *bk = B1 + k * ldb1;
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            b[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, bk + 16 * v) : _mm512_loadu_ps(bk + 16 * v);
-        const float *ak = A1 + k * sak1;
-#pragma GCC unroll 12
-        for (int r = 0; r < MR; r++) {
-            __m512 a = _mm512_set1_ps(ak[r * sam1]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
-        }
-    }
+    accumulate(MR, NV, A1, sam1, sak1, B1, ldb1, K1, last, c);
     /* Epilogue on the registers: 1 = relu (the forward), 2 = zero where Mk <= 0 (relu').
      * NaN as torch: relu(NaN) = NaN (max returns its second operand on NaN), and a NaN rate
      * passes its gradient (NLE is true when unordered), so a diverging member stays visible. */
