@@ -273,9 +273,7 @@ int rlnet_forward(int e0, int e1, int T, int B, int N, int I, int O,
         const float *xe = x + (size_t)e * x_stride;
         float *RTe = RT + (size_t)e * N * ldr;
         for (int t = 0; t < T; t++) {
-            const float *xt = xe + (size_t)t * B * I;
-            for (int b = 0; b < B; b++)
-                for (int i = 0; i < I; i++) xT[i * B + b] = xt[b * I + i];
+            transpose(B, I, xe + (size_t)t * B * I, I, xT, B);
             if (fast) {  /* r_t = relu(drive_t), applied to the product's registers */
                 gemm2(N, B, 12, 2, wx, I, 1, xT, B, I, wh, N, 1, RTe + (size_t)(t > 0 ? t - 1 : 0) * B, ldr,
                       t > 0 ? N : 0, 1.0f, RTe + (size_t)t * B, ldr, 1, NULL, 0);
@@ -327,9 +325,7 @@ int rlnet_backward(int e0, int e1, int T, int B, int N, int I, int O,
         const float *gye = gy ? gy + (size_t)e * T * B * O : NULL, *gRe = gR ? gR + (size_t)e * T * nb : NULL;
         transpose(N, N, wh, N, whT, N);
         for (int t = T - 1; t >= 0; t--) {
-            if (gye)
-                for (int b = 0; b < B; b++)
-                    for (int o = 0; o < O; o++) gyT[o * B + b] = gye[((size_t)t * B + b) * O + o];
+            if (gye) transpose(B, O, gye + (size_t)t * B * O, O, gyT, B);
             int has_next = t < T - 1;
             /* A1 = W_o^T (A(n, o) = W_o[o, n]), A2 = W_h^T. Without gR and leak, relu'(v_t) is
              * applied to the product's registers. */

@@ -106,6 +106,11 @@ def _ptr(t: Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
+def _x_stride(x: Tensor) -> int:
+    """Floats between members' inputs: 0 for inputs shared by all members."""
+    return 0 if x.dim() == 3 else x[0].numel()
+
+
 _POOL: list = [None, 0]  # a persistent pool: the kernels keep per-thread scratch between calls
 
 
@@ -136,9 +141,8 @@ def _forward_fused(lib, W_h: Tensor, W_x: Tensor, W_o: Tensor, x: Tensor, leak: 
     T, B = x.shape[-3], x.shape[-2]
     y = W_h.new_empty(E, T, B, O)
     RT = W_h.new_empty(E, N, T * B)
-    stride = 0 if x.dim() == 3 else T * B * I
     _over_members(lambda e0, e1: lib.rlnet_forward(
-        e0, e1, T, B, N, I, O, W_h.data_ptr(), W_x.data_ptr(), W_o.data_ptr(), x.data_ptr(), stride,
+        e0, e1, T, B, N, I, O, W_h.data_ptr(), W_x.data_ptr(), W_o.data_ptr(), x.data_ptr(), _x_stride(x),
         leak, gain, 2 if exponential else 1, y.data_ptr(), RT.data_ptr(), T * B), E)
     return y, RT.view(E, N, T, B).permute(0, 2, 3, 1), RT
 
@@ -155,8 +159,7 @@ class RNNSequence(torch.autograd.Function):
                 exponential: bool) -> tuple[Tensor, Tensor]:
         ctx.leak, ctx.gain, ctx.exponential = leak, gain, exponential
         ctx.set_materialize_grads(False)  # unused outputs get None, not a zero tensor to add
-        lib = _fused_library((W_h, W_x, W_o, x), ctx.needs_input_grad[3])
-        ctx.fused = lib is not None
+        ctx.lib = lib = _fused_library((W_h, W_x, W_o, x), ctx.needs_input_grad[3])
         if lib is not None:
             W_h, W_x, W_o, x = (t.contiguous() for t in (W_h, W_x, W_o, x))
             y, R, RT = _forward_fused(lib, W_h, W_x, W_o, x, leak, gain, exponential)
@@ -168,7 +171,7 @@ class RNNSequence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gy: Tensor | None, gR: Tensor | None):
-        if ctx.fused:
+        if ctx.lib is not None:
             return RNNSequence._backward_fused(ctx, gy, gR)
         W_h, W_x, W_o, x, R = ctx.saved_tensors
         leak, gain, exponential = ctx.leak, ctx.gain, ctx.exponential
@@ -231,10 +234,8 @@ class RNNSequence(torch.autograd.Function):
         gW_h = torch.empty_like(W_h) if need_h else None
         gW_x = torch.empty_like(W_x) if need_x else None
         gW_o = torch.empty_like(W_o) if need_o else None
-        stride = 0 if x.dim() == 3 else T * B * I
-        lib = fused.library()
-        _over_members(lambda e0, e1: lib.rlnet_backward(
-            e0, e1, T, B, N, I, O, W_h.data_ptr(), W_o.data_ptr(), x.data_ptr(), stride, ctx.leak, ctx.gain,
+        _over_members(lambda e0, e1: ctx.lib.rlnet_backward(
+            e0, e1, T, B, N, I, O, W_h.data_ptr(), W_o.data_ptr(), x.data_ptr(), _x_stride(x), ctx.leak, ctx.gain,
             2 if ctx.exponential else 1, _ptr(gy), _ptr(gR), RT.data_ptr(), RT.shape[2], _ptr(gW_h), _ptr(gW_x),
             _ptr(gW_o)), E)
         return gW_h, gW_x, gW_o, None, None, None, None
