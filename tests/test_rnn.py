@@ -52,3 +52,14 @@ def test_leak_and_gain_errors():
         leak_and_gain("euler", -1.0, 100.0)
     with pytest.raises(ValueError, match="discretization"):
         leak_and_gain("rk4", 1.0, 100.0)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "mlp"])
+def test_training_step_runs_without_a_trainer(kind):
+    """The modules' training step in a plain PyTorch loop (no Trainer attached) gives the summed loss."""
+    from rlnet.models import MLPModule, RNNModule
+
+    x, y = torch.randn(5, 4, 3), torch.randint(0, 3, (5, 4))
+    model = RNNModule(3, 3, n_hidden=8, n_members=2) if kind == "rnn" else MLPModule(3, 3, n_hidden=8, n_members=2)
+    loss = model.training_step((x, y), 0)
+    assert torch.allclose(loss, model.member_losses(model(x)[0], y).sum())

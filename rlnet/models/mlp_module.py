@@ -94,7 +94,7 @@ class MLPModule(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
         losses = self.member_losses(self.net(x)[0], y)
-        if self.trainer is not None and (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
+        if self._trainer is not None and (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
             self.log("train/loss", losses.detach().mean(), prog_bar=True)
         return losses.sum()  # each member's gradient is its own loss's
 

@@ -26,7 +26,6 @@ autograd in float64 and against each other.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor
@@ -111,26 +110,6 @@ def _x_stride(x: Tensor) -> int:
     return 0 if x.dim() == 3 else x[0].numel()
 
 
-_POOL: list = [None, 0]  # a persistent pool: the kernels keep per-thread scratch between calls
-
-
-def _pool(n: int) -> ThreadPoolExecutor:
-    if _POOL[1] != n:
-        if _POOL[0] is not None:
-            _POOL[0].shutdown()
-        _POOL[:] = [ThreadPoolExecutor(n, thread_name_prefix="rlnet-fused"), n]
-    return _POOL[0]
-
-
-def _over_members(fn, E: int) -> None:
-    """Run ``fn(e0, e1)`` over member ranges, one per torch thread (ctypes releases the GIL)."""
-    n = max(1, min(torch.get_num_threads(), E))
-    bounds = [E * k // n for k in range(n + 1)]
-    codes = [fn(0, E)] if n == 1 else list(_pool(n).map(fn, bounds[:-1], bounds[1:]))
-    if any(c != 0 for c in codes):
-        raise MemoryError(f"rlnet fused RNN kernel failed (code {codes}): out of memory")
-
-
 def _forward_fused(lib, W_h: Tensor, W_x: Tensor, W_o: Tensor, x: Tensor, leak: float, gain: float,
                    exponential: bool) -> tuple[Tensor, Tensor, Tensor]:
     """``y``, ``R`` and the neuron-major rates ``RT (E, N, T B)`` from the C forward.
@@ -141,7 +120,7 @@ def _forward_fused(lib, W_h: Tensor, W_x: Tensor, W_o: Tensor, x: Tensor, leak: 
     T, B = x.shape[-3], x.shape[-2]
     y = W_h.new_empty(E, T, B, O)
     RT = W_h.new_empty(E, N, T * B)
-    _over_members(lambda e0, e1: lib.rlnet_forward(
+    fused.over_members(lambda e0, e1: lib.rlnet_forward(
         e0, e1, T, B, N, I, O, W_h.data_ptr(), W_x.data_ptr(), W_o.data_ptr(), x.data_ptr(), _x_stride(x),
         leak, gain, 2 if exponential else 1, y.data_ptr(), RT.data_ptr(), T * B), E)
     return y, RT.view(E, N, T, B).permute(0, 2, 3, 1), RT
@@ -234,7 +213,7 @@ class RNNSequence(torch.autograd.Function):
         gW_h = torch.empty_like(W_h) if need_h else None
         gW_x = torch.empty_like(W_x) if need_x else None
         gW_o = torch.empty_like(W_o) if need_o else None
-        _over_members(lambda e0, e1: ctx.lib.rlnet_backward(
+        fused.over_members(lambda e0, e1: ctx.lib.rlnet_backward(
             e0, e1, T, B, N, I, O, W_h.data_ptr(), W_o.data_ptr(), x.data_ptr(), _x_stride(x), ctx.leak, ctx.gain,
             2 if ctx.exponential else 1, _ptr(gy), _ptr(gR), RT.data_ptr(), RT.shape[2], _ptr(gW_h), _ptr(gW_x),
             _ptr(gW_o)), E)

@@ -1,11 +1,14 @@
-"""The fused C kernels of the RNN's forward and backward through time (``_fused_rnn.c``), built at first use.
+"""The fused C kernels of the training step, built at first use: the RNN's forward and backward
+through time (``_fused_rnn.c``) and the ensemble's SGD update with its divergence check
+(``_member_sgd.c``).
 
-The source ships with the package. The first call compiles it with the machine's C compiler
+The sources ship with the package. The first call compiles them with the machine's C compiler
 (``cc -O3 -march=native``, about 2.5 s on this machine) into the user cache,
 ``$XDG_CACHE_HOME/rlnet`` or ``~/.cache/rlnet`` (a temporary directory if that is not writable),
-keyed by the source's hash, the compiler's version and the CPU's flags. Without a compiler, without
+keyed by the sources' hash, the compiler's version and the CPU's flags. Without a compiler, without
 AVX-512, or with ``RLNET_FUSED=0``, :func:`library` returns ``None`` and :mod:`rlnet.nets.bptt`
-runs its torch path, which gives the same results more slowly (``benchmarks/bench_training.py``).
+runs its torch path, which gives the same results more slowly (``benchmarks/bench_training.py``);
+:class:`rlnet.models.member_sgd.MemberSGD` then runs torch's SGD and a separate check.
 """
 
 from __future__ import annotations
@@ -18,10 +21,14 @@ import subprocess
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("_fused_rnn.c")
+import torch
+
+SOURCES = [Path(__file__).with_name(name) for name in ("_fused_rnn.c", "_member_sgd.c")]
 FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-shared", "-fPIC", "-std=c11"]
 _lock = threading.Lock()
 
@@ -35,6 +42,7 @@ _SIGNATURES = {
     "rlnet_gemm": [_I, _I, _I, _P, _P, _P, _I, _I, _I],
     "rlnet_forward": [_I, _I, _I, _I, _I, _I, _I, _P, _P, _P, _P, _L, _F, _F, _I, _P, _P, _L],
     "rlnet_backward": [_I, _I, _I, _I, _I, _I, _I, _P, _P, _P, _L, _F, _F, _I, _P, _P, _P, _L, _P, _P, _P],
+    "rlnet_member_sgd": [_I, _I, _I, _P, _P, _P, _P, _F, _F, _I, _P, _P],
 }
 
 
@@ -56,7 +64,7 @@ def _compile(cc: str, out: Path) -> None:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
     os.close(fd)
     try:
-        subprocess.run([cc, *FLAGS, "-o", tmp, str(SOURCE)], check=True, capture_output=True, timeout=120)
+        subprocess.run([cc, *FLAGS, "-o", tmp, *map(str, SOURCES)], check=True, capture_output=True, timeout=120)
         os.replace(tmp, out)  # atomic: concurrent processes never load a half-written library
     finally:
         if os.path.exists(tmp):
@@ -73,7 +81,7 @@ def library() -> ctypes.CDLL | None:
         return None
     try:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
-        key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + version.encode()
+        key = hashlib.sha256(b"".join(src.read_bytes() for src in SOURCES) + " ".join(FLAGS).encode() + version.encode()
                              + _cpu_flags().encode()).hexdigest()[:16]
     except (OSError, subprocess.SubprocessError):
         return None  # no usable compiler: the torch path
@@ -90,10 +98,31 @@ def library() -> ctypes.CDLL | None:
         lib = ctypes.CDLL(str(path))
     except (OSError, subprocess.SubprocessError) as err:
         detail = getattr(err, "stderr", b"") or b""
-        warnings.warn(f"rlnet: building the fused RNN kernels failed, using the slower torch path: {err} "
+        warnings.warn(f"rlnet: building the fused kernels failed, using the slower torch path: {err} "
                       f"{detail.decode(errors='replace')[-500:]}", RuntimeWarning, stacklevel=2)
         return None
     for name, args in _SIGNATURES.items():
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = args, _I
     return lib if lib.rlnet_fused_available() == 1 else None
+
+
+_POOL: list = [None, 0]  # a persistent pool: the kernels keep per-thread scratch between calls
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    if _POOL[1] != n:
+        if _POOL[0] is not None:
+            _POOL[0].shutdown()
+        _POOL[:] = [ThreadPoolExecutor(n, thread_name_prefix="rlnet-fused"), n]
+    return _POOL[0]
+
+
+def over_members(fn: Callable[[int, int], int], E: int) -> None:
+    """Run the kernel call ``fn(e0, e1)`` over member ranges, one per torch thread (ctypes releases
+    the GIL); a nonzero return code (a failed allocation) raises."""
+    n = max(1, min(torch.get_num_threads(), E))
+    bounds = [E * k // n for k in range(n + 1)]
+    codes = [fn(0, E)] if n == 1 else list(_pool(n).map(fn, bounds[:-1], bounds[1:]))
+    if any(c != 0 for c in codes):
+        raise MemoryError(f"rlnet fused kernel failed (code {codes}): out of memory")
