@@ -1,0 +1,33 @@
+"""The benchmarks' FLOP count (the numerator of every rate they print) against torch's own count."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from rlnet.nets.rnn import rnn_forward
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_training", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_train_flops_match_torch_flop_counter():
+    """torch's FlopCounterMode over the autograd forward and backward of an ensemble step counts the
+    same products, except the input product's activity gradient, which the benchmark's formula
+    includes as an upper bound (the inputs need no gradient)."""
+    E, T, B, N, I, O = 3, 5, 4, 7, 3, 2
+    W_h, W_x, W_o = (torch.randn(E, *s, requires_grad=True) for s in ((N, N), (N, I), (O, N)))
+    x = torch.randn(T, B, I)
+    with FlopCounterMode(display=False) as counter:
+        y, _ = rnn_forward(W_h, W_x, W_o, x, leak=0.0, gain=1.0)
+        y.square().sum().backward()
+    assert counter.get_total_flops() == _bench().train_flops_per_step(E, T, B, N, I, O) - 2 * E * T * B * N * I
