@@ -11,6 +11,7 @@ from torch import Tensor
 
 from rlnet.measures.alignment import alignment
 from rlnet.measures.theory import expected_alignment, final_kernel, linear_tangent_kernel, per_teacher_alignment
+from rlnet.models.ensemble import check_sgd_args
 from rlnet.nets.linear import TwoLayerLinear, first_layer, half_mse, linear_forward, parse_init
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -65,10 +66,7 @@ class LinearModule(L.LightningModule):
         precision: Literal["float32", "float64"] = "float64",
     ) -> None:
         super().__init__()
-        if not lr > 0:
-            raise ValueError(f"model.lr must be > 0, got {lr}")
-        if not 0 <= momentum < 1:
-            raise ValueError(f"model.momentum must be in [0, 1), got {momentum}")
+        check_sgd_args(lr, momentum)
         if not sigma > 0:
             raise ValueError(f"model.sigma must be > 0, got {sigma}")
         if norm not in ("entry", "frobenius"):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from rlnet.connectivity.base import match_frobenius
 from rlnet.connectivity.svd import svd_truncate
+from rlnet.models.ensemble import EnsembleModule, check_sgd_args
 from rlnet.nets.mlp import MLP, mlp_tangent_kernel
 from rlnet.nets.rnn import torch_default_linear_
 
@@ -23,7 +23,7 @@ def low_rank_hidden(w: Tensor, rank: int | None) -> Tensor:
     return match_frobenius(svd_truncate(w, rank), w)
 
 
-class MLPModule(L.LightningModule):
+class MLPModule(EnsembleModule):
     """Trains ``n_members`` two-layer ReLU networks (784-300-10) on MNIST, cross-entropy, SGD.
 
     Initialisation (App. C.2): the hidden layer like the RNN's input weights and the readout like
@@ -46,10 +46,7 @@ class MLPModule(L.LightningModule):
                  lr: float = 3e-3, momentum: float = 0.9, optimizer: Literal["sgd", "adam"] = "sgd",
                  seed: int = 0, n_members: int = 1, seeds: list[int] | None = None) -> None:
         super().__init__()
-        if not lr > 0:
-            raise ValueError(f"model.lr must be > 0, got {lr}")
-        if not 0 <= momentum < 1:
-            raise ValueError(f"model.momentum must be in [0, 1), got {momentum}")
+        check_sgd_args(lr, momentum)
         if optimizer not in ("sgd", "adam"):
             raise ValueError(f"model.optimizer must be 'sgd' or 'adam', got {optimizer!r}")
         if rank is not None and not 1 <= int(rank) <= min(n_hidden, n_input):
@@ -73,13 +70,6 @@ class MLPModule(L.LightningModule):
                 w1 = torch_default_linear_(torch.empty(self.net.W_1.shape[1:]), gen)
                 self.net.W_1[e].copy_(low_rank_hidden(w1, self.rank))
                 self.net.W_2[e].copy_(torch_default_linear_(torch.empty(self.net.W_2.shape[1:]), gen))
-
-    @property
-    def n_members(self) -> int:
-        return self.net.n_members
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return self.net(x)
 
     def member_losses(self, y_hat: Tensor, y: Tensor) -> Tensor:
         """Per-member mean cross-entropy ``(E,)`` at the last step."""

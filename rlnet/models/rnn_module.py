@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -13,11 +12,12 @@ from rlnet.connectivity import Connectivity, Null
 from rlnet.measures.ntk import rnn_tangent_kernel
 from rlnet.models import divergence
 from rlnet.models.dale import DaleConstraint, infer_presynaptic_signs
+from rlnet.models.ensemble import EnsembleModule, check_sgd_args
 from rlnet.models.member_sgd import MemberSGD
 from rlnet.nets.rnn import RNN, Discretization, torch_default_linear_
 
 
-class RNNModule(L.LightningModule):
+class RNNModule(EnsembleModule):
     """Trains ``n_members`` RNNs (Eq. 1-3) on one task; each member is exactly what it would be
     trained alone (own seed, own initial weights, own loss term and gradient).
 
@@ -70,10 +70,7 @@ class RNNModule(L.LightningModule):
         dale: DaleConstraint | None = None,
     ) -> None:
         super().__init__()
-        if not lr > 0:
-            raise ValueError(f"model.lr must be > 0, got {lr}")
-        if not 0 <= momentum < 1:
-            raise ValueError(f"model.momentum must be in [0, 1), got {momentum}")
+        check_sgd_args(lr, momentum)
         if optimizer not in ("sgd", "adam"):
             raise ValueError(f"model.optimizer must be 'sgd' or 'adam', got {optimizer!r}")
         if loss_steps not in ("all", "last"):
@@ -132,14 +129,7 @@ class RNNModule(L.LightningModule):
         if self.dale is not None:  # after the optimiser step: project back onto Dale's law
             self.dale.apply_(self.net.W_h, self.net.W_o, self.dale_signs)
 
-    @property
-    def n_members(self) -> int:
-        return self.net.n_members
-
     # ---- training ---------------------------------------------------------------------------
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return self.net(x)
-
     def member_losses(self, y_hat: Tensor, y: Tensor) -> Tensor:
         """Per-member loss ``(E,)``: the mean over trials (and steps, for ``loss_steps='all'``)."""
         if self.loss_steps == "last":
