@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from rlnet._cli_args import parse_cli_args
+
 # The paper's three laziness measures (Sec. 2.2), with the direction Fig. 1 predicts as rank grows.
 MEASURES = {"weight_change_norm": ("||ΔW_h||_F", -1), "representation_alignment": ("rep. alignment", +1),
             "kernel_alignment": ("kernel alignment", +1)}
@@ -519,14 +521,8 @@ def build_parser():
 
 
 def main(args: Sequence[str] | None = None) -> int:
-    from jsonargparse import ArgumentError
-
-    args = list(sys.argv[1:] if args is None else args)
     try:
-        try:
-            a = build_parser().parse_args(args)
-        except ArgumentError as err:
-            raise ValueError(str(err).splitlines()[0]) from err
+        a = parse_cli_args(build_parser(), args)
         rep = make_report(a.results, a.out)
     except ValueError as err:  # errors the user can fix: one line, as the CLI prints them
         print(f"rlnet: error: {err}", file=sys.stderr)

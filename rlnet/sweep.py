@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from rlnet._cli_args import parse_cli_args
 from rlnet.results_db import ResultsDB
 
 METHODS = ("grid", "random")
@@ -448,14 +449,8 @@ def build_parser():
 
 def main(args: Sequence[str] | None = None) -> int:
     """``rlnet sweep``: 0 if every run finished, 1 if some failed, 2 on a user error."""
-    from jsonargparse import ArgumentError
-
-    args = list(sys.argv[1:] if args is None else args)
     try:
-        try:
-            a = build_parser().parse_args(args)
-        except ArgumentError as err:
-            raise ValueError(str(err).splitlines()[0]) from err
+        a = parse_cli_args(build_parser(), args)
         if a.jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
         sweep = load_sweep(a.file)
