@@ -177,6 +177,18 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     assert len(err) == 3 and all(ln.startswith("rlnet: error:") for ln in err)
 
 
+def _run_real_sweep(doc: dict, tmp_path: Path) -> dict[str, int]:
+    """Write ``doc`` to ``tmp_path/<name>.yaml`` and run it from the repository root (2 jobs, no bar)."""
+    path = tmp_path / f"{doc['name']}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return run_sweep(load_sweep(path), tmp_path / "out", jobs=2, progress=False)
+    finally:
+        os.chdir(cwd)
+
+
 @pytest.mark.slow  # two real (tiny) fits in subprocesses: ~15 s idle, minutes on a busy machine
 def test_real_cli_runs_through_the_runner(tmp_path):
     """Two tiny real runs: one trains and writes its measures, one is rejected by the model."""
@@ -185,14 +197,7 @@ def test_real_cli_runs_through_the_runner(tmp_path):
            "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml",
                        "--trainer.max_steps=3", "--model.init_args.n_hidden=8", "--data.init_args.n_probe=8",
                        "--laziness.kernel_trials=4", "--trainer.val_check_interval=3", "${args}"]}
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        counts = run_sweep(load_sweep(path), tmp_path / "out", jobs=2, progress=False)
-    finally:
-        os.chdir(cwd)
+    counts = _run_real_sweep(doc, tmp_path)
     assert counts == {"ok": 1, "diverged": 0, "failed": 1}
     rows = {r["params"]["model.init_args.connectivity.init_args.rank"]: r
             for r in ResultsDB(tmp_path / "out" / "results.db").rows()}
@@ -305,14 +310,7 @@ def test_a_diverging_run_is_recorded_and_the_sweep_goes_on(tmp_path):
                        "--data.init_args.batch_size=4", "--data.init_args.n_probe=8", "--data.init_args.n_val=8",
                        "--laziness.kernel_trials=4", "--trainer.val_check_interval=100", "--checkpoint_every=0",
                        "--trainer.log_every_n_steps=10", "${args}"]}
-    path = tmp_path / "div.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        counts = run_sweep(load_sweep(path), tmp_path / "out", jobs=2, progress=False)
-    finally:
-        os.chdir(cwd)
+    counts = _run_real_sweep(doc, tmp_path)
     assert counts == {"ok": 1, "diverged": 1, "failed": 0}
     rows = {r["params"]["model.init_args.lr"]: r for r in ResultsDB(tmp_path / "out" / "results.db").rows()}
     assert rows[0.003]["status"] == "ok" and rows[0.003]["metrics"]["steps"] == 200
