@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from pathlib import Path
 
 import torch
 from conftest import PYTHON, assert_close_tree, load_metrics, run_cli, subprocess_env, tiny_config, write_config
@@ -14,19 +15,24 @@ from rlnet.safe_io import load_checkpoint
 STEPS, EVERY, KILL = 30, 10, 15  # killed between the checkpoints at steps 10 and 20
 
 
-def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
+def _reference_and_faulty_run(tmp_path: Path, every: int, fault: str,
+                              run_name: str) -> tuple[Path, Path, Path, subprocess.CompletedProcess]:
+    """Fit the tiny config into ``reference``, then (subprocess) into ``run_name`` with ``faults.<fault>`` at KILL."""
     cfg = tiny_config(max_steps=STEPS, n_members=2)
-    cfg["checkpoint_every"] = EVERY
+    cfg["checkpoint_every"] = every
     base = write_config(tmp_path / "run.yaml", cfg)
-    kill = write_config(tmp_path / "kill.yaml", {"trainer": {"callbacks": [
-        {"class_path": "faults.KillAtStep", "init_args": {"step": KILL}}]}})
-
-    ref_dir, run_dir = tmp_path / "reference", tmp_path / "killed"
+    faulty = write_config(tmp_path / "fault.yaml", {"trainer": {"callbacks": [
+        {"class_path": f"faults.{fault}", "init_args": {"step": KILL}}]}})
+    ref_dir, run_dir = tmp_path / "reference", tmp_path / run_name
     assert run_cli(["fit", "--config", base, "--trainer.default_root_dir", ref_dir]) == 0
-
-    proc = subprocess.run([PYTHON, "-m", "rlnet", "fit", "--config", str(base), "--config", str(kill),
+    proc = subprocess.run([PYTHON, "-m", "rlnet", "fit", "--config", str(base), "--config", str(faulty),
                            "--trainer.default_root_dir", str(run_dir)],
                           env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    return base, ref_dir, run_dir, proc
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
+    base, ref_dir, run_dir, proc = _reference_and_faulty_run(tmp_path, EVERY, "KillAtStep", "killed")
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert not (run_dir / "metrics.json").exists()
     ckpt = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
@@ -62,16 +68,8 @@ def test_resume_from_run_config_and_last_without_checkpoint_starts_fresh(tmp_pat
 
 
 def test_sigterm_saves_a_checkpoint_at_the_current_step_and_resumes_exactly(tmp_path):
-    cfg = tiny_config(max_steps=STEPS, n_members=2)
-    cfg["checkpoint_every"] = 1000  # no periodic checkpoint before the signal
-    base = write_config(tmp_path / "run.yaml", cfg)
-    term = write_config(tmp_path / "term.yaml", {"trainer": {"callbacks": [
-        {"class_path": "faults.TermAtStep", "init_args": {"step": KILL}}]}})
-    ref_dir, run_dir = tmp_path / "reference", tmp_path / "pre-empted"
-    assert run_cli(["fit", "--config", base, "--trainer.default_root_dir", ref_dir]) == 0
-    proc = subprocess.run([PYTHON, "-m", "rlnet", "fit", "--config", str(base), "--config", str(term),
-                           "--trainer.default_root_dir", str(run_dir)],
-                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    # checkpoint_every=1000: no periodic checkpoint before the signal
+    base, ref_dir, run_dir, proc = _reference_and_faulty_run(tmp_path, 1000, "TermAtStep", "pre-empted")
     assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-2000:]
     assert "--ckpt_path last" in proc.stderr.strip().splitlines()[-1]
     assert not (run_dir / "metrics.json").exists()
