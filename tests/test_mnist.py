@@ -131,13 +131,17 @@ def _metrics(path: Path) -> dict:
     return json.loads((path / "metrics.json").read_text())
 
 
-def test_smnist_rnn_through_cli(data_root, tmp_path):
-    args = ["fit", "--config", str(ROOT / "configs/smnist_lowrank.yaml"), *TINY, "--trainer.max_steps", "3",
-            "--model.init_args.n_hidden", "16", "--data.init_args.root", str(data_root),
-            "--data.init_args.batch_size", "8", "--data.init_args.n_probe", "6", "--trainer.default_root_dir",
-            str(tmp_path)]
+def _fit_through_cli(config: str, data_root: Path, out: Path, max_steps: int, n_hidden: int, *extra: str) -> dict:
+    """``rlnet fit`` of ``configs/<config>.yaml`` on the MNIST subset (batch 8) into ``out``; its metrics.json."""
+    args = ["fit", "--config", str(ROOT / f"configs/{config}.yaml"), *TINY, "--trainer.max_steps", str(max_steps),
+            "--model.init_args.n_hidden", str(n_hidden), "--data.init_args.root", str(data_root),
+            "--data.init_args.batch_size", "8", *extra, "--trainer.default_root_dir", str(out)]
     assert main(args) == 0
-    m = _metrics(tmp_path)
+    return _metrics(out)
+
+
+def test_smnist_rnn_through_cli(data_root, tmp_path):
+    m = _fit_through_cli("smnist_lowrank", data_root, tmp_path, 3, 16, "--data.init_args.n_probe", "6")
     assert m["steps"] == 3 and m["data"]["mnist_subset"] and m["data"]["sequential"]
     assert m["measure_settings"]["kernel_steps"] == "last"
     member = m["members"][0]
@@ -147,23 +151,14 @@ def test_smnist_rnn_through_cli(data_root, tmp_path):
 
 def test_stop_at_target_accuracy_through_cli(data_root, tmp_path):
     """A target every member already meets stops the run at the first check."""
-    args = ["fit", "--config", str(ROOT / "configs/smnist_fullrank.yaml"), *TINY, "--trainer.max_steps", "50",
-            "--model.init_args.n_hidden", "16", "--model.init_args.n_members", "2",
-            "--data.init_args.root", str(data_root), "--data.init_args.batch_size", "8",
-            "--trainer.callbacks.init_args.target", "0.01", "--trainer.callbacks.init_args.every_n_steps", "4",
-            "--trainer.default_root_dir", str(tmp_path)]
-    assert main(args) == 0
-    m = _metrics(tmp_path)
+    m = _fit_through_cli("smnist_fullrank", data_root, tmp_path, 50, 16, "--model.init_args.n_members", "2",
+                         "--trainer.callbacks.init_args.target", "0.01",
+                         "--trainer.callbacks.init_args.every_n_steps", "4")
     assert m["steps"] == 4
     assert [x["stopped_at_step"] for x in m["members"]] == [4, 4]
 
 
 def test_mnist_ff_through_cli(data_root, tmp_path):
-    args = ["fit", "--config", str(ROOT / "configs/mnist_ff_lowrank.yaml"), *TINY, "--trainer.max_steps", "3",
-            "--model.init_args.n_hidden", "20", "--data.init_args.root", str(data_root),
-            "--data.init_args.batch_size", "8", "--data.init_args.n_probe", "6", "--trainer.default_root_dir",
-            str(tmp_path)]
-    assert main(args) == 0
-    m = _metrics(tmp_path)
+    m = _fit_through_cli("mnist_ff_lowrank", data_root, tmp_path, 3, 20, "--data.init_args.n_probe", "6")
     assert m["data"]["sequential"] is False and m["members"][0]["connectivity"] == {"name": "svd_hidden", "rank": 5}
     assert set(m["members"][0]["weight_change_by_weight"]) == {"W_1", "W_2"}
