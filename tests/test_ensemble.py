@@ -106,25 +106,28 @@ def test_connectivities_make_structure_major_members() -> None:
         RNNModule(n_hidden=8, connectivities=conns, seeds=[1, 2], pairing="zip")
 
 
-def _fit(module: RNNModule, root, steps: int) -> list[dict]:
+def _fit(module: RNNModule, root, steps: int, clip: float | None = None) -> list[dict]:
     data = NeurogymDataModule(task="2af", batch_size=8, seed=11, n_probe=16, n_val=8)
     cb = LazinessCallback(kernel_trials=4, verbose=False)
     trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0, callbacks=[cb], default_root_dir=root)
+                        enable_model_summary=False, limit_val_batches=0, callbacks=[cb], default_root_dir=root,
+                        gradient_clip_val=clip)
     trainer.fit(module, datamodule=data)
     return json.loads(cb.metrics_path.read_text())["members"]
 
 
-def test_three_members_together_equal_each_alone(tmp_path) -> None:
+@pytest.mark.parametrize("clip", [None, 0.05])
+def test_three_members_together_equal_each_alone(tmp_path, clip) -> None:
     """Issue 8: an ensemble of three (different ranks and seeds) trains each member exactly as it
-    would train alone: same final weights and measures to 1e-5."""
+    would train alone: same final weights and measures to 1e-5. Also with gradient-norm clipping
+    (0.05 clips these members' gradients at every step), which clips each member by its own norm."""
     torch.set_num_threads(1)
     conns, seeds, steps = [SVDRank(rank=2), SVDRank(rank=2), SVDRank(rank=24)], [3, 4, 3], 25
     together = RNNModule(n_input=3, n_output=3, n_hidden=24, connectivities=conns, seeds=seeds, pairing="zip")
-    m_together = _fit(together, tmp_path / "together", steps)
+    m_together = _fit(together, tmp_path / "together", steps, clip)
     for e in range(3):
         alone = RNNModule(n_input=3, n_output=3, n_hidden=24, connectivity=conns[e], seed=seeds[e])
-        m_alone = _fit(alone, tmp_path / f"alone{e}", steps)[0]
+        m_alone = _fit(alone, tmp_path / f"alone{e}", steps, clip)[0]
         for name in ("W_h", "W_x", "W_o"):
             torch.testing.assert_close(getattr(together.net, name)[e], getattr(alone.net, name)[0],
                                        rtol=0, atol=1e-5)
@@ -133,3 +136,25 @@ def test_three_members_together_equal_each_alone(tmp_path) -> None:
             assert m_together[e][key] == pytest.approx(m_alone[key], rel=1e-5, abs=1e-5), key
         assert m_together[e]["seed"] == m_alone["seed"]
         assert m_together[e]["connectivity"] == m_alone["connectivity"]
+
+
+def test_clip_grad_norm_per_member_is_torch_clipping_member_by_member() -> None:
+    """Each member's slices clipped as torch's ``clip_grad_norm_`` clips that member alone."""
+    from rlnet.models.clipping import clip_grad_norm_per_member_
+
+    g = torch.Generator().manual_seed(0)
+    shapes, E = [(4, 5, 5), (4, 5, 3), (4, 2, 5)], 4
+    scale = torch.tensor([0.01, 1.0, 10.0, 0.3]).reshape(-1, 1, 1)  # some under the limit, some over
+    params = [torch.nn.Parameter(torch.randn(s, generator=g)) for s in shapes]
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=g) * scale
+    alone = [[torch.nn.Parameter(p[e].detach().clone()) for p in params] for e in range(E)]
+    for e in range(E):
+        for a, p in zip(alone[e], params, strict=True):
+            a.grad = p.grad[e].clone()
+    norms = clip_grad_norm_per_member_(params, 1.0, E)
+    for e in range(E):
+        ref = torch.nn.utils.clip_grad_norm_(alone[e], 1.0)
+        assert norms[e].item() == pytest.approx(ref.item(), rel=1e-6)
+        for a, p in zip(alone[e], params, strict=True):
+            torch.testing.assert_close(p.grad[e], a.grad, rtol=1e-6, atol=1e-7)

@@ -52,17 +52,18 @@ def _run(opt_factory, steps: int = 4, poison: dict | None = None, alive: torch.T
 @needs_kernels
 @pytest.mark.parametrize("momentum", [0.9, 0.0])
 def test_fused_pass_equals_torch_sgd(momentum):
-    """With every member finite, the C pass is torch's SGD. The roundings are torch's (the momentum
-    as a product then a sum, the step as one fma), so most entries agree in every bit; torch's path
-    for a tensor of fewer than 16 floats rounds differently, hence the tolerance of one float32 ulp."""
+    """With every member finite, the C pass is torch's SGD. The roundings are those of torch's vector
+    path (the momentum as a product then a sum, the step as one fma), so every float that torch
+    handles 16 at a time agrees in every bit; torch's scalar path for the last ``numel % 16`` floats
+    of a tensor rounds the step without the fma: there, one float32 ulp."""
     factory = lambda p: torch.optim.SGD(p, lr=0.05, momentum=momentum, fused=True)  # noqa: E731
     ref = _run(factory)
     got = _run(lambda p: MemberSGD(p, lr=0.05, momentum=momentum, n_members=E), alive=torch.ones(E, dtype=torch.bool))
     pairs = list(zip(ref[0], got[0], strict=True)) + (list(zip(ref[2], got[2], strict=True)) if momentum else [])
     for a, b in pairs:
         assert torch.allclose(a, b, rtol=2.4e-7, atol=1e-7)
-        if a.numel() >= 16:
-            assert torch.equal(a, b)
+        vec = a.numel() // 16 * 16
+        assert torch.equal(a.flatten()[:vec], b.flatten()[:vec])
     assert all(r.tolist() == [True] * E for r in got[3])
 
 
@@ -180,13 +181,12 @@ def _fit(tmp_path, clip: float | None, poison: _PoisonGrad | None):
     return model
 
 
-@pytest.mark.parametrize("clip", [None, 1e9])
+@pytest.mark.parametrize("clip", [None, 0.05])
 def test_module_catches_a_nonfinite_gradient(tmp_path, clip):
     """In the RNN module: a NaN gradient with a finite loss marks the member diverged at that step
     and freezes it; the other members train exactly as without the fault. Without clipping the
-    check runs in MemberSGD's pass; with clipping configured, before it (clipping must see the
-    zeroed gradients). The clip value is never reached: clipping by the ensemble's total norm would
-    couple the members."""
+    check runs in MemberSGD's pass; with clipping, before it (clipping must see the zeroed
+    gradients; each member is clipped by its own norm, so the others are unaffected)."""
     clean = _fit(tmp_path / "clean", clip, None)
     poison = _PoisonGrad(step=4, member=1)
     hit = _fit(tmp_path / "hit", clip, poison)

@@ -1,9 +1,13 @@
-"""What the ensemble LightningModules share: the member count, the forward pass and the SGD checks."""
+"""What the ensemble LightningModules share: the member count, the forward pass, the SGD checks
+and gradient clipping member by member."""
 
 from __future__ import annotations
 
 import lightning as L
 from torch import Tensor
+from torch.optim import Optimizer
+
+from rlnet.models.clipping import clip_grad_norm_per_member_
 
 
 def check_sgd_args(lr: float, momentum: float) -> None:
@@ -25,3 +29,13 @@ class EnsembleModule(L.LightningModule):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The ensemble's forward pass, ``self.net(x)``."""
         return self.net(x)
+
+    def configure_gradient_clipping(self, optimizer: Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        """``Trainer(gradient_clip_val=c)``: each member's gradient norm is clipped by its own norm
+        (:mod:`rlnet.models.clipping`), as it would be alone; ``'value'`` clipping is elementwise
+        and stays Lightning's."""
+        if gradient_clip_val and (gradient_clip_algorithm or "norm") == "norm":
+            clip_grad_norm_per_member_(self.net.parameters(), float(gradient_clip_val), self.n_members)
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
