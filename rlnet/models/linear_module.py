@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-import lightning as L
 import torch
 from torch import Tensor
 
 from rlnet.measures.alignment import alignment
 from rlnet.measures.theory import expected_alignment, final_kernel, linear_tangent_kernel, per_teacher_alignment
-from rlnet.models.ensemble import check_sgd_args
+from rlnet.models.ensemble import EnsembleModule, check_sgd_args
 from rlnet.nets.linear import TwoLayerLinear, first_layer, half_mse, linear_forward, parse_init
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -26,7 +25,7 @@ def _rows(x: Tensor) -> Tensor:
     return x
 
 
-class LinearModule(L.LightningModule):
+class LinearModule(EnsembleModule):
     """Trains ``E = len(seeds) * len(inits)`` two-layer linear students ``y = W_2 W_1 x`` on one teacher.
 
     Member ``(seed, init)``: a generator seeded by ``seed`` draws ``W_1`` ``(N, d)`` then ``W_2``
@@ -93,10 +92,6 @@ class LinearModule(L.LightningModule):
         self.theory: list[dict] = [{} for _ in self.members]
         self._set_up = False
         self.init_weights()
-
-    @property
-    def n_members(self) -> int:
-        return self.net.n_members
 
     # ---- initial weights --------------------------------------------------------------------
     def init_weights(self, directions: dict[str, Tensor] | None = None) -> None:
