@@ -15,17 +15,20 @@ import torch
 from torch import Tensor
 
 
+def _with_member_grads(params: Iterable[Tensor], n_members: int) -> list[Tensor]:
+    return [p for p in params if p.grad is not None and p.grad.shape[:1] == (n_members,)]
+
+
 def member_grad_norms(params: Iterable[Tensor], n_members: int) -> Tensor:
     """``(E,)``: the 2-norm of each member's gradients over all parameters with the member dimension."""
-    grads = [p.grad for p in params if p.grad is not None and p.grad.shape[:1] == (n_members,)]
-    sq = torch.stack([g.reshape(n_members, -1).double().square().sum(1) for g in grads]).sum(0)
-    return sq.sqrt()
+    sq = [p.grad.reshape(n_members, -1).double().square().sum(1) for p in _with_member_grads(params, n_members)]
+    return torch.stack(sq).sum(0).sqrt()
 
 
 def clip_grad_norm_per_member_(params: Iterable[Tensor], max_norm: float, n_members: int) -> Tensor:
     """Scale each member's gradients in place so that their 2-norm is at most ``max_norm`` (as
     ``clip_grad_norm_`` would for that member alone); returns the norms before clipping, ``(E,)``."""
-    params = [p for p in params if p.grad is not None and p.grad.shape[:1] == (n_members,)]
+    params = _with_member_grads(params, n_members)
     norms = member_grad_norms(params, n_members)
     coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)
     for p in params:

@@ -62,6 +62,15 @@ def zero_member_optimizer_state(optimizer: torch.optim.Optimizer, alive: Tensor)
                     v.masked_fill_(~_member_mask(alive, v), 0)
 
 
+def freeze_members(params: list[Tensor], optimizer: torch.optim.Optimizer, keep: Tensor) -> None:
+    """Zero the gradients and optimiser state of the members not in ``keep`` ``(E,)`` (see the module
+    docstring); on CPU nothing is touched when every member is kept (on a GPU the test would sync)."""
+    if keep.device.type == "cpu" and bool(keep.all()):
+        return
+    zero_member_grads(params, keep)
+    zero_member_optimizer_state(optimizer, keep)
+
+
 def grads_finite_per_member(params: Iterable[Tensor], n_members: int, device: torch.device) -> Tensor:
     """``(E,)`` bool: whether all of member ``e``'s gradients are finite.
 

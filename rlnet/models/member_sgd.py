@@ -69,10 +69,7 @@ class MemberSGD(torch.optim.SGD):
         if lib is None:
             finite = divergence.grads_finite_per_member(params, self.n_members, alive.device)
             on_result(finite)
-            keep = alive & finite
-            if not (keep.device.type == "cpu" and bool(keep.all())):
-                divergence.zero_member_grads(params, keep)
-                divergence.zero_member_optimizer_state(self, keep)
+            divergence.freeze_members(params, self, alive & finite)
             super().step()
             return loss
         self._fused_step(lib, params, alive, on_result)

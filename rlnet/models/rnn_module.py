@@ -179,11 +179,7 @@ class RNNModule(EnsembleModule):
         params = list(self.net.parameters())
         finite = divergence.grads_finite_per_member(params, self.n_members, self.diverged_step.device)
         self.diverged_step.copy_(divergence.mark_diverged(self.diverged_step, finite, step))
-        alive = self.diverged_step == divergence.NOT_DIVERGED
-        if alive.device.type == "cpu" and bool(alive.all()):
-            return  # nothing to freeze (the check is free on CPU; on a GPU it would cost a sync)
-        divergence.zero_member_grads(params, alive)
-        divergence.zero_member_optimizer_state(optimizer, alive)
+        divergence.freeze_members(params, optimizer, self.diverged_step == divergence.NOT_DIVERGED)
 
     def _clips_gradients(self) -> bool:
         return self._trainer is not None and bool(self._trainer.gradient_clip_val)

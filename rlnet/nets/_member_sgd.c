@@ -13,7 +13,6 @@
  *   - else, as torch.optim.SGD (no dampening, weight decay or Nesterov):
  *     buf = momentum buf + g (buf = g at the first step), w = w - lr buf; without momentum
  *     (buf == NULL), w = w - lr g.
- * alive == NULL: no check, every member is updated (plain SGD).
  */
 #include <math.h>
 #include <stddef.h>
@@ -41,11 +40,8 @@ int rlnet_member_sgd(int e0, int e1, int P, float *const *w, float *const *g, fl
     const __m512 vlr = _mm512_set1_ps(-lr), vm = _mm512_set1_ps(momentum);
     /* Backwards: the backward pass ends with the last members, whose gradients are still in cache. */
     for (int e = e1 - 1; e >= e0; e--) {
-        int ok = 1;
-        if (alive) {
-            finite[e] = (unsigned char)sums_finite(P, g, n, e);
-            ok = alive[e] && finite[e];
-        }
+        finite[e] = (unsigned char)sums_finite(P, g, n, e);
+        int ok = alive[e] && finite[e];
         for (int p = 0; p < P; p++) {
             size_t off = (size_t)e * n[p];
             float *wp = w[p] + off, *gp = g[p] + off, *bp = buf ? buf[p] + off : NULL;
