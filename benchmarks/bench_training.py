@@ -7,7 +7,9 @@
    after (2);
 2. rlnet's training FLOP rate (the real ``Trainer.fit`` loop of an ensemble: Neurogym data,
    hand-written BPTT, SGD; the mean over 150 steps) in one process per core at once, and its ratio
-   to the mean of the GEMM rates before and after;
+   to the mean of the GEMM rates before and after, and to the GEMM rate measured inside the same
+   processes in blocks between its steps (the matched ratio: the same seconds, so the same drift of
+   this shared machine's speed);
    also one process with two threads, the torch BPTT instead of the fused C kernels
    (``RLNET_FUSED=0``), and plain autograd instead of the hand-written BPTT;
 3. one network (2AF, N = 300, batch 32): rlnet's ``Trainer.fit`` against a plain PyTorch loop
@@ -70,10 +72,20 @@ def gemm_rate(threads: int = 1, seconds: float = 3.0, n: int = 1024) -> dict:
 
 def rlnet_train(task: str = "2af", members: int = 20, steps: int = 60, warmup: int = 10, threads: int = 1,
                 bptt: bool = True, num_workers: int = 0, seed: int = 0, generator: str = "vectorized",
-                fused: bool = True) -> dict:
-    """Seconds per step of rlnet's ``Trainer.fit`` (Lightning loop + data + model), after ``warmup``."""
+                fused: bool = True, gemm_every: int = 0, gemm_products: int = 20, n: int = 1024,
+                barrier=None) -> dict:
+    """Seconds per step of rlnet's ``Trainer.fit`` (Lightning loop + data + model), after ``warmup``.
+
+    With ``gemm_every > 0``, blocks of ``gemm_products`` ``n^3`` GEMMs run in the same process
+    before the first timed step, every ``gemm_every`` steps and after the last: the GEMM's rate over
+    its blocks (``gemm_gflops``) and training's rate over the steps between them (the blocks' time
+    is taken out of the training's) then come from the same seconds of the same process, so the
+    machine's drift from other tenants falls on both alike. ``barrier`` (shared by processes run at
+    once) starts and ends each block in all of them together: the GEMMs run beside GEMMs and the
+    training beside training, as in separate measurements."""
     _setup(threads, fused)
     import lightning as L
+    import torch
 
     from rlnet.data import NeurogymDataModule
     from rlnet.models import RNNModule
@@ -81,24 +93,50 @@ def rlnet_train(task: str = "2af", members: int = 20, steps: int = 60, warmup: i
     data = NeurogymDataModule(task=task, batch_size=32, seed=seed, num_workers=num_workers, generator=generator)
     model = RNNModule(n_input=data.n_input, n_output=data.n_output, n_hidden=300,
                       seeds=list(range(seed, seed + members)), bptt=bptt)
-    marks: dict[str, float] = {}
+    marks: dict[str, float] = {"gemm_s": 0.0, "gemm_n": 0, "pause_s": 0.0, "pause_cpu_s": 0.0}
+    a, b = (torch.randn(n, n), torch.randn(n, n)) if gemm_every else (None, None)
+
+    def gemm_block() -> None:
+        p, pc = time.perf_counter(), time.process_time()
+        if barrier is not None:
+            barrier.wait(timeout=300)
+        t = time.perf_counter()
+        for _ in range(gemm_products):
+            a @ b
+        marks["gemm_s"] += time.perf_counter() - t
+        marks["gemm_n"] += gemm_products
+        if barrier is not None:
+            barrier.wait(timeout=300)
+        marks["pause_s"] += time.perf_counter() - p
+        marks["pause_cpu_s"] += time.process_time() - pc
 
     class Clock(L.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             if batch_idx == warmup:
+                if gemm_every:
+                    for _ in range(3):  # warm-up products, not timed
+                        a @ b
                 marks["t0"], marks["c0"] = time.perf_counter(), time.process_time()
+            if gemm_every and batch_idx >= warmup and (batch_idx - warmup) % gemm_every == 0:
+                gemm_block()
 
         def on_train_end(self, trainer, pl_module):
+            if gemm_every:
+                gemm_block()
             marks["t1"], marks["c1"] = time.perf_counter(), time.process_time()
 
     trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_val_batches=0, callbacks=[Clock()],
                         log_every_n_steps=500)
     trainer.fit(model, datamodule=data)
-    s = (marks["t1"] - marks["t0"]) / (steps - warmup)
+    s = (marks["t1"] - marks["t0"] - marks["pause_s"]) / (steps - warmup)
     T = data.seq_len
     flops = train_flops_per_step(members, T, 32, 300, data.n_input, data.n_output)
-    return {"s_per_step": s, "cpu_s_per_step": (marks["c1"] - marks["c0"]) / (steps - warmup), "flops_per_step": flops}
+    out = {"s_per_step": s, "cpu_s_per_step": (marks["c1"] - marks["c0"] - marks["pause_cpu_s"]) / (steps - warmup),
+           "flops_per_step": flops}
+    if gemm_every:
+        out["gemm_gflops"] = marks["gemm_n"] * 2 * n**3 / marks["gemm_s"] / 1e9
+    return out
 
 
 def plain_loop(steps: int = 60, warmup: int = 10, threads: int = 1) -> dict:
@@ -161,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3, help="alternations of the single-network comparison")
     p.add_argument("--procs", type=int, default=2, help="processes, one per core")
     p.add_argument("--quick", action="store_true", help="skip the 2-thread and autograd variants")
+    p.add_argument("--gemm_every", type=int, default=25,
+                   help="GEMM blocks between this many training steps, for the matched ratio (0: none)")
     a = p.parse_args(argv)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start. Other users' load "
           "lowers every wall-clock figure: read the ratios, and the CPU-time figures (work per CPU-second).")
@@ -172,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
 
     warm = max(5, a.steps // 4)
     kw = {"members": a.members, "steps": a.steps + warm, "warmup": warm}
-    runs = concurrently(rlnet_train, [dict(kw, task=t, seed=10 * i) for i, t in
-                                      zip(range(a.procs), ["2af", "dms", "cxt", "2af"] * a.procs)])
+    with mp.get_context("spawn").Manager() as manager:
+        barrier = manager.Barrier(a.procs) if a.gemm_every else None
+        runs = concurrently(rlnet_train, [dict(kw, task=t, seed=10 * i, gemm_every=a.gemm_every, barrier=barrier)
+                                          for i, t in zip(range(a.procs), ["2af", "dms", "cxt", "2af"] * a.procs)])
     rate_w = sum(r["flops_per_step"] / r["s_per_step"] for r in runs) / 1e9
     rate_c = sum(r["flops_per_step"] / r["cpu_s_per_step"] for r in runs) / 1e9
     ms_net = statistics.fmean(r["s_per_step"] / a.members for r in runs) * 1e3
@@ -186,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rlnet training, ensembles of {a.members}, {a.procs} processes x 1 thread: {rate_w:.1f} GFLOP/s (wall), "
           f"{rate_c:.1f} (CPU); {ms_net:.2f} ms per network-step per process")
     print(f"  GEMM rate again after the training runs: {gw2:.1f} GFLOP/s (wall) {gc2:.1f} (CPU)")
+    if a.gemm_every:
+        gm = sum(r["gemm_gflops"] for r in runs)
+        print(f"  matched ratio: {rate_w / gm:.0%} of the GEMM rate measured in the same processes, between the "
+              f"same steps ({gm:.1f} GFLOP/s: blocks of 20 products, all processes together, before the first "
+              f"timed step, every {a.gemm_every} steps and after the last)")
     print(f"  ratio to the GEMM rate on {a.procs} cores (mean of before and after): {rate_w / gw_m:.0%} (wall), "
           f"{rate_c / gc_m:.0%} (CPU); against before only {rate_w / gw:.0%}, after only {rate_w / gw2:.0%} (wall); "
           f"against the GEMM's sustained rate (all its products over its whole time, {gs_m:.1f}) "

@@ -349,9 +349,11 @@ int rlnet_backward(int e0, int e1, int T, int B, int N, int I, int O,
         }
         if (gWh) {
             float *gwh = gWh + (size_t)e * N * N;
-            if (T > 1) {  /* A(i, k) = DT[i, B + k], k = (t - 1) B + b for t >= 1; B = R_{0..T-2}. */
+            if (T > 1) {  /* A(i, k) = DT[i, B + k], k = (t - 1) B + b for t >= 1; B = R_{0..T-2}.
+                           * 6 x 4 tiles (N = 300: no row edge, 10 loads per 24 FMAs) ran the backward
+                           * 0.3-4 % faster than 8 x 3 in each of 6 alternated runs. */
                 transpose(N, (T - 1) * B, RTe, ldr, Rp, ldp);
-                gemm2(N, N, 8, 3, DT, ldd, 1, Rp, ldp, 0, DT + B, ldd, 1, Rp, ldp, (T - 1) * B, gain, gwh, N, 0, NULL, 0);
+                gemm2(N, N, 6, 4, DT, ldd, 1, Rp, ldp, 0, DT + B, ldd, 1, Rp, ldp, (T - 1) * B, gain, gwh, N, 0, NULL, 0);
             }
             else
                 memset(gwh, 0, sizeof(float) * N * N);
