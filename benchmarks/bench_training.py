@@ -136,6 +136,7 @@ def rlnet_train(task: str = "2af", members: int = 20, steps: int = 60, warmup: i
            "flops_per_step": flops}
     if gemm_every:
         out["gemm_gflops"] = marks["gemm_n"] * 2 * n**3 / marks["gemm_s"] / 1e9
+        out["gemm_blocks"], out["pause_s"] = marks["gemm_n"] // gemm_products, marks["pause_s"]
     return out
 
 

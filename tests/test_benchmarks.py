@@ -31,3 +31,18 @@ def test_train_flops_match_torch_flop_counter():
         y, _ = rnn_forward(W_h, W_x, W_o, x, leak=0.0, gain=1.0)
         y.square().sum().backward()
     assert counter.get_total_flops() == _bench().train_flops_per_step(E, T, B, N, I, O) - 2 * E * T * B * N * I
+
+
+def test_matched_gemm_blocks_are_taken_out_of_the_training_time(monkeypatch):
+    """The matched ratio's GEMM blocks run before the first timed step, every ``gemm_every`` steps
+    and after the last, and their time is not counted as training: here a block takes far longer
+    than ``gemm_every`` training steps, so counting it would inflate the time per step past it."""
+    monkeypatch.setenv("RLNET_FUSED", "1")  # the benchmark sets it; restored after the test
+    threads = torch.get_num_threads()
+    try:
+        r = _bench().rlnet_train(members=1, steps=14, warmup=4, gemm_every=4, gemm_products=40, n=512)
+    finally:
+        torch.set_num_threads(threads)
+    assert r["gemm_blocks"] == 3 + 1  # before steps 4, 8 and 12, and after the last
+    assert r["gemm_gflops"] > 0
+    assert r["s_per_step"] * 4 < 0.5 * r["pause_s"] / r["gemm_blocks"]
