@@ -33,6 +33,7 @@ import time
 import warnings
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GEMM_BLOCK = 20  # products per block of the matched ratio's GEMM (about 0.2 s)
 
 
 def train_flops_per_step(E: int, T: int, B: int, N: int, I: int, O: int) -> float:
@@ -72,7 +73,7 @@ def gemm_rate(threads: int = 1, seconds: float = 3.0, n: int = 1024) -> dict:
 
 def rlnet_train(task: str = "2af", members: int = 20, steps: int = 60, warmup: int = 10, threads: int = 1,
                 bptt: bool = True, num_workers: int = 0, seed: int = 0, generator: str = "vectorized",
-                fused: bool = True, gemm_every: int = 0, gemm_products: int = 20, n: int = 1024,
+                fused: bool = True, gemm_every: int = 0, gemm_products: int = GEMM_BLOCK, n: int = 1024,
                 barrier=None) -> dict:
     """Seconds per step of rlnet's ``Trainer.fit`` (Lightning loop + data + model), after ``warmup``.
 
@@ -232,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.gemm_every:
         gm = sum(r["gemm_gflops"] for r in runs)
         print(f"  matched ratio: {rate_w / gm:.0%} of the GEMM rate measured in the same processes, between the "
-              f"same steps ({gm:.1f} GFLOP/s: blocks of 20 products, all processes together, before the first "
-              f"timed step, every {a.gemm_every} steps and after the last)")
+              f"same steps ({gm:.1f} GFLOP/s: blocks of {GEMM_BLOCK} products, all processes together, before "
+              f"the first timed step, every {a.gemm_every} steps and after the last)")
     print(f"  ratio to the GEMM rate on {a.procs} cores (mean of before and after): {rate_w / gw_m:.0%} (wall), "
           f"{rate_c / gc_m:.0%} (CPU); against before only {rate_w / gw:.0%}, after only {rate_w / gw2:.0%} (wall); "
           f"against the GEMM's sustained rate (all its products over its whole time, {gs_m:.1f}) "

@@ -37,7 +37,8 @@ def test_matched_gemm_blocks_are_taken_out_of_the_training_time(monkeypatch):
     """The matched ratio's GEMM blocks run before the first timed step, every ``gemm_every`` steps
     and after the last, and their time is not counted as training: here a block takes far longer
     than ``gemm_every`` training steps, so counting it would inflate the time per step past it."""
-    monkeypatch.setenv("RLNET_FUSED", "1")  # the benchmark sets it; restored after the test
+    for name, value in (("RLNET_FUSED", "1"), ("WANDB_MODE", "disabled")):
+        monkeypatch.setenv(name, value)  # the benchmark sets both; restored after the test
     threads = torch.get_num_threads()
     try:
         r = _bench().rlnet_train(members=1, steps=14, warmup=4, gemm_every=4, gemm_products=40, n=512)
