@@ -9,6 +9,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from linear_gd import gradient_descent
 
 from rlnet.cli import main
 from rlnet.connectivity.svd import svd_truncate
@@ -16,7 +17,6 @@ from rlnet.data.student_teacher import StudentTeacherDataModule
 from rlnet.measures.alignment import alignment
 from rlnet.measures.theory import linear_tangent_kernel
 from rlnet.models.linear_module import LinearModule
-from rlnet.nets.linear import gradient_descent
 
 torch.set_num_threads(1)
 DT = torch.float64

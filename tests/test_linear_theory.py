@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 import torch
+from linear_gd import gradient_descent, with_singular_values
 
 from rlnet.data.student_teacher import whiten
 from rlnet.measures.alignment import alignment
@@ -18,7 +19,7 @@ from rlnet.measures.theory import (
     per_teacher_alignment,
     rank_one_alignment,
 )
-from rlnet.nets.linear import gradient_descent, linear_forward, with_singular_values
+from rlnet.nets.linear import linear_forward
 from rlnet.nets.linear_rnn import linear_rnn_last_output
 
 torch.set_num_threads(1)  # tiny matrices: one thread is fastest on a shared machine

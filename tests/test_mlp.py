@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from rlnet.connectivity.svd import svd_low_rank as low_rank_hidden
 from rlnet.measures.ntk import naive_tangent_kernel
-from rlnet.models.mlp_module import MLPModule, low_rank_hidden
-from rlnet.nets.mlp import mlp_forward, mlp_tangent_kernel
+from rlnet.measures.ntk_mlp import mlp_tangent_kernel
+from rlnet.models.mlp_module import MLPModule
+from rlnet.nets.mlp import mlp_forward
 
 torch.set_num_threads(1)
 

@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from rlnet.connectivity.base import Connectivity, register
+from rlnet.connectivity.base import Connectivity, normalize_to, null_gaussian, register
 from rlnet.connectivity.uniform import uniform_draw
 
 
@@ -23,6 +23,30 @@ def svd_truncate(w: Tensor, rank: int) -> Tensor:
         raise ValueError(f"rank must be in [1, {min(w.shape)}], got {rank}")
     U, S, Vh = torch.linalg.svd(w.double(), full_matrices=False)
     return ((U[:, :rank] * S[:rank]) @ Vh[:rank]).to(w.dtype)
+
+
+def svd_low_rank(w: Tensor, rank: int | None, normalize: str = "frobenius", keep_full_rank_draw: bool = True) -> Tensor:
+    """Truncate the draw ``w`` by SVD to ``rank`` components, then rescale to ``w``'s norm (App. C.1).
+
+    The one low-rank initialiser: the RNN's ``W_h`` (:class:`SVDRank`), the hidden layer of Fig. 4B
+    (:class:`rlnet.models.MLPModule`) and the linear student's ``'svd:<rank>'`` first layer
+    (:func:`rlnet.connectivity.linear_student.first_layer`). ``rank=None`` or a full rank returns
+    ``w`` itself (``keep_full_rank_draw=False``: a full rank is reconstructed from the SVD too, as
+    the linear student always did; equal to ``w`` up to round-off). ``normalize`` as
+    :func:`rlnet.connectivity.base.normalize_to` (``'frobenius'``: ``||W||_F = ||w||_F``;
+    ``'eigenvalue'``: the same spectral radius, Fig. 13).
+
+    >>> import torch
+    >>> w = torch.randn(50, 50, generator=torch.Generator().manual_seed(0)) / 50**0.5
+    >>> low = svd_low_rank(w, 2)
+    >>> int(torch.linalg.matrix_rank(low)), bool(torch.isclose(low.norm(), w.norm()))
+    (2, True)
+    >>> svd_low_rank(w, None) is w
+    True
+    """
+    if rank is None or (keep_full_rank_draw and rank >= min(w.shape)):
+        return w
+    return normalize_to(svd_truncate(w, rank), w, normalize)
 
 
 @register("svd")
@@ -52,11 +76,10 @@ class SVDRank(Connectivity):
         if generator is None:
             generator = torch.Generator().manual_seed(0)
         self.check(n)
-        draw = torch.randn(n, n, generator=generator) * (self.g / n**0.5)
+        draw = null_gaussian(n, self.g, generator)
         if self.base == "uniform":
             draw = uniform_draw(n, self.g, generator)
-        w = draw if self.rank is None or self.rank == n else svd_truncate(draw, self.rank)
-        return self.rescale(w, draw)
+        return svd_low_rank(draw, self.rank, self.normalization)
 
     def structure(self, n: int, null: Tensor, generator: torch.Generator) -> Tensor:  # pragma: no cover
         raise NotImplementedError("SVDRank overrides __call__")

@@ -8,10 +8,12 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from rlnet.connectivity.linear_student import first_layer, parse_init
 from rlnet.measures.alignment import alignment
+from rlnet.measures.tangent_kernel import empirical_ntk
 from rlnet.measures.theory import expected_alignment, final_kernel, linear_tangent_kernel, per_teacher_alignment
 from rlnet.models.ensemble import EnsembleModule, check_sgd_args
-from rlnet.nets.linear import TwoLayerLinear, first_layer, half_mse, linear_forward, parse_init
+from rlnet.nets.linear import TwoLayerLinear, half_mse, linear_forward
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -30,7 +32,7 @@ class LinearModule(EnsembleModule):
 
     Member ``(seed, init)``: a generator seeded by ``seed`` draws ``W_1`` ``(N, d)`` then ``W_2``
     ``(1, N)``, entries ``N(0, sigma^2)`` (the paper's simulations); ``init`` then restructures ``W_1``
-    at the draw's Frobenius norm (see :func:`rlnet.nets.linear.first_layer`). Members of one seed share
+    at the draw's Frobenius norm (see :func:`rlnet.connectivity.linear_student.first_layer`). Members of one seed share
     ``W_2`` and the Gaussian draw, so they differ only in ``W_1``'s structure.
 
     Args:
@@ -187,7 +189,7 @@ class LinearModule(EnsembleModule):
         """The exact tangent kernel, Eq. 7: ``params='all'`` (the theory's), ``'W_1'`` or ``'W_2'``."""
         if params not in ("all", "W_1", "W_2"):
             raise ValueError(f"laziness.kernel_params must be 'all' for the linear network, got {params!r}")
-        return linear_tangent_kernel(self.net.W_1, self.net.W_2, _rows(x), params=params)
+        return empirical_ntk(self.net, _rows(x), params=params, implementation="structured")
 
     @torch.no_grad()
     def laziness_scores(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:

@@ -4,7 +4,7 @@ An ensemble step checks whether each member's gradients are finite (see
 :mod:`rlnet.models.divergence`) and then updates every weight. Both stream all the gradients from
 memory: with 20 members of N = 300, two passes over 7.2 MB per step. Here one pass does both: each
 member's gradients are summed and then used for its update while still in cache
-(``rlnet/nets/_member_sgd.c``, float32 on CPUs with AVX-512; elsewhere the same in torch ops),
+(``rlnet/models/_member_sgd.c``, float32 on CPUs with AVX-512; elsewhere the same in torch ops),
 which saves 2-3 % of a step (``benchmarks/bench_step_parts.py``).
 """
 

@@ -8,19 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rlnet.connectivity.base import match_frobenius
-from rlnet.connectivity.svd import svd_truncate
+from rlnet.connectivity.svd import svd_low_rank
+from rlnet.connectivity.torch_default import torch_default_linear_
+from rlnet.measures.tangent_kernel import empirical_ntk
 from rlnet.models.ensemble import EnsembleModule, check_sgd_args
-from rlnet.nets.mlp import MLP, mlp_tangent_kernel
-from rlnet.nets.rnn import torch_default_linear_
-
-
-def low_rank_hidden(w: Tensor, rank: int | None) -> Tensor:
-    """Fig. 4B's hidden layer: the rank-``rank`` SVD truncation of the draw ``w``, rescaled to
-    ``||w||_F`` (App. C.1 applied to the hidden layer); ``None`` keeps ``w``."""
-    if rank is None or rank >= min(w.shape):
-        return w
-    return match_frobenius(svd_truncate(w, rank), w)
+from rlnet.nets.mlp import MLP
 
 
 class MLPModule(EnsembleModule):
@@ -68,7 +60,7 @@ class MLPModule(EnsembleModule):
             for e, s in enumerate(self.seeds):
                 gen = torch.Generator().manual_seed(int(s))
                 w1 = torch_default_linear_(torch.empty(self.net.W_1.shape[1:]), gen)
-                self.net.W_1[e].copy_(low_rank_hidden(w1, self.rank))
+                self.net.W_1[e].copy_(svd_low_rank(w1, self.rank))  # App. C.1 on the hidden layer
                 self.net.W_2[e].copy_(torch_default_linear_(torch.empty(self.net.W_2.shape[1:]), gen))
 
     def member_losses(self, y_hat: Tensor, y: Tensor) -> Tensor:
@@ -114,7 +106,8 @@ class MLPModule(EnsembleModule):
     @torch.no_grad()
     def laziness_kernel(self, x: Tensor, params: str = "W_h", steps: str = "last") -> Tensor:
         """Exact kernel over the hidden layer (``'W_h'`` or ``'W_1'``) or all weights (``'all'``)."""
-        return mlp_tangent_kernel(self.net.W_1, self.net.W_2, x, params="W_1" if params in ("W_h", "W_1") else params)
+        return empirical_ntk(self.net, x, params="W_1" if params in ("W_h", "W_1") else params,
+                             implementation="structured")
 
     @torch.no_grad()
     def laziness_scores(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:

@@ -9,12 +9,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rlnet.connectivity import Connectivity, Null
-from rlnet.measures.ntk import rnn_tangent_kernel
+from rlnet.connectivity.torch_default import torch_default_linear_
+from rlnet.measures.tangent_kernel import empirical_ntk
 from rlnet.models import divergence
 from rlnet.models.dale import DaleConstraint, infer_presynaptic_signs
 from rlnet.models.ensemble import EnsembleModule, check_sgd_args
 from rlnet.models.member_sgd import MemberSGD
-from rlnet.nets.rnn import RNN, Discretization, torch_default_linear_
+from rlnet.nets.rnn import RNN, Discretization
 
 
 class RNNModule(EnsembleModule):
@@ -219,15 +220,9 @@ class RNNModule(EnsembleModule):
         return self.net(x)[1]
 
     def laziness_kernel(self, x: Tensor, params: str = "W_h", steps: str = "all") -> Tensor:
-        """Exact tangent kernel ``(E, M, M)`` over ``params`` (``'W_h'`` or ``'all'``).
-
-        Computed four members at a time: the batched backward's memory grows with the members."""
-        n = self.net
-        return torch.cat([
-            rnn_tangent_kernel(n.W_h[e:e + 4], n.W_x[e:e + 4], n.W_o[e:e + 4], x if x.dim() == 3 else x[e:e + 4],
-                               leak=n.leak, gain=n.gain, discretization=n.discretization, params=params,
-                               steps=steps)
-            for e in range(0, n.n_members, 4)])
+        """Exact tangent kernel ``(E, M, M)`` over ``params`` (``'W_h'`` or ``'all'``), by hand-written
+        adjoints (:func:`rlnet.measures.tangent_kernel.empirical_ntk`, ``implementation='structured'``)."""
+        return empirical_ntk(self.net, x, params=params, steps=steps, implementation="structured")
 
     @torch.no_grad()
     def laziness_targets(self, y: Tensor, steps: str = "all") -> Tensor:

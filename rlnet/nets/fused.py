@@ -1,9 +1,10 @@
 """The fused C kernels of the training step, built at first use: the RNN's forward and backward
-through time (``_fused_rnn.c``) and the ensemble's SGD update with its divergence check
-(``_member_sgd.c``).
+through time (``rlnet/nets/_fused_rnn.c``) and the ensemble's SGD update with its divergence check
+(``rlnet/models/_member_sgd.c``, beside the optimiser :mod:`rlnet.models.member_sgd`). Both build into
+one library, so one compiler call and one cache entry serve both.
 
 The sources ship with the package. The first call compiles them with the machine's C compiler
-(``cc -O3 -march=native``, about 2.5 s on this machine) into the user cache,
+(``cc -O3 -march=native``, a few seconds) into the user cache,
 ``$XDG_CACHE_HOME/rlnet`` or ``~/.cache/rlnet`` (a temporary directory if that is not writable),
 keyed by the sources' hash, the compiler's version and the CPU's flags. Without a compiler, without
 AVX-512, or with ``RLNET_FUSED=0``, :func:`library` returns ``None`` and :mod:`rlnet.nets.bptt`
@@ -28,7 +29,8 @@ from pathlib import Path
 
 import torch
 
-SOURCES = [Path(__file__).with_name(name) for name in ("_fused_rnn.c", "_member_sgd.c")]
+_PACKAGE = Path(__file__).resolve().parent.parent  # the rlnet package directory
+SOURCES = [_PACKAGE / "nets" / "_fused_rnn.c", _PACKAGE / "models" / "_member_sgd.c"]
 FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-shared", "-fPIC", "-std=c11"]
 _lock = threading.Lock()
 

@@ -3,6 +3,7 @@
 ``h = relu(W_1 x)``, ``y = W_2 h``; no biases (as the RNN). ``W_1`` is ``(E, N, I)``, ``W_2`` is
 ``(E, O, N)``. Inputs use the laziness protocol's layout, ``x (T, B, I)`` with ``T = 1`` for
 flat images (or ``(E, T, B, I)``); outputs are ``y (E, T, B, O)`` and hidden rates ``(E, T, B, N)``.
+Its tangent kernel is :func:`rlnet.measures.ntk_mlp.mlp_tangent_kernel`.
 """
 
 from __future__ import annotations
@@ -20,33 +21,6 @@ def mlp_forward(W_1: Tensor, W_2: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
     h = torch.relu(torch.bmm(x.reshape(E, -1, x.shape[-1]), W_1.transpose(1, 2)))
     y = torch.bmm(h, W_2.transpose(1, 2))
     return y.reshape(E, *lead, -1), h.reshape(E, *lead, -1)
-
-
-def mlp_tangent_kernel(W_1: Tensor, W_2: Tensor, x: Tensor, params: str = "W_1") -> Tensor:
-    """Exact tangent kernel ``(E, B*O, B*O)`` of the outputs at the last step, rows ``(b, k)``.
-
-    ``d y_{b,k} / d W_1 = (W_2[k] * f'(h_b)) x_b^T``, so
-    ``K[(b,k),(c,l)] = <x_b, x_c> sum_n W_2[k,n] f'_b[n] f'_c[n] W_2[l,n]``; with ``params='all'``
-    the readout adds ``delta_{kl} <h_b, h_c>``. No per-output gradient is formed.
-    """
-    E = W_1.shape[0]
-    if x.dim() == 3:
-        x = x.unsqueeze(0).expand(E, *x.shape)
-    x = x[:, -1]  # (E, B, I)
-    pre = torch.bmm(x, W_1.transpose(1, 2))  # (E, B, N)
-    fp = (pre > 0).to(x.dtype)
-    A = W_2.unsqueeze(1) * fp.unsqueeze(2)  # (E, B, O, N)
-    B, O = A.shape[1], A.shape[2]
-    Af = A.reshape(E, B * O, -1)
-    K = torch.bmm(Af, Af.transpose(1, 2)).reshape(E, B, O, B, O)
-    K = K * torch.bmm(x, x.transpose(1, 2))[:, :, None, :, None]
-    if params == "all":
-        h = torch.relu(pre)
-        K = K + torch.bmm(h, h.transpose(1, 2))[:, :, None, :, None] * torch.eye(O, dtype=x.dtype,
-                                                                                  device=x.device)[:, None]
-    elif params != "W_1":
-        raise ValueError(f"params must be 'W_1' or 'all', got {params!r}")
-    return K.reshape(E, B * O, B * O)
 
 
 class MLP(nn.Module):

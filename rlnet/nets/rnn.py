@@ -96,13 +96,6 @@ def rnn_forward(
     return y, R
 
 
-def torch_default_linear_(w: Tensor, generator: torch.Generator) -> Tensor:
-    """PyTorch's ``nn.Linear`` default (the authors' code): ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``."""
-    bound = 1.0 / math.sqrt(w.shape[-1])
-    with torch.no_grad():
-        return w.uniform_(-bound, bound, generator=generator)
-
-
 class RNN(nn.Module):
     """An ensemble of ``E`` rate RNNs (Eq. 1-2); see :func:`rnn_forward` for the equations.
 
