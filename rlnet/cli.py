@@ -1,8 +1,9 @@
 """rlnet's command line: ``python -m rlnet fit --config configs/dms_lowrank.yaml``.
 
 A LightningCLI (jsonargparse) in the torchgeo shape: :func:`main` takes the argument list, so
-tests run it in-process. Besides Lightning's ``fit/validate/test`` it dispatches ``sweep`` and
-``report`` (see :mod:`rlnet.sweep` and :mod:`rlnet.report`) when those modules are present.
+tests run it in-process. Lightning's subcommands run here; the others (``sweep``, ``report``,
+``spectra``, ``configs``) and ``--help`` go through the one table in :mod:`rlnet.commands`.
+``--config`` also takes the shipped files by name (:mod:`rlnet.resources`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from rlnet import commands
 from rlnet.callbacks.laziness import LazinessCallback
 from rlnet.callbacks.preemption import CheckpointOnSigterm
+from rlnet.resources import resolve_config_args
 from rlnet.safe_io import check_state_dict_matches, load_checkpoint
 
 
@@ -93,8 +96,9 @@ class RLNetCLI(LightningCLI):
         self._add_periodic_checkpoint(cfg)
         lc = self._laziness_callback()
         if lc is not None:
-            lc.config = yaml.safe_load(self.parser._subcommands_action._name_parser_map[self.subcommand]
-                                       .dump(cfg, skip_none=False)) if self.subcommand else None
+            # The resolved config of this subcommand, as `--print_config` shows it (jsonargparse's public dump).
+            lc.config = (yaml.safe_load(self.parser.dump(self.config, skip_none=False))[self.subcommand]
+                         if self.subcommand else None)
 
     def _add_periodic_checkpoint(self, cfg) -> None:
         """Replace Lightning's default checkpoint (end of epoch, in the logger's directory) with one
@@ -169,18 +173,11 @@ class RLNetCLI(LightningCLI):
         return None
 
 
-def _dispatch_extra(args: list[str]) -> int | None:
-    """``sweep``, ``report``, ``grid`` and ``spectra`` subcommands, provided by their own modules."""
-    if args and args[0] in ("sweep", "report", "grid", "spectra"):
-        import importlib
-
-        mod = importlib.import_module(f"rlnet.{args[0]}")
-        return int(mod.main(args[1:]) or 0)
-    return None
-
-
 def build_cli(args: Sequence[str], run: bool = True) -> RLNetCLI:
     from lightning import LightningDataModule, LightningModule
+
+    import rlnet.data
+    import rlnet.models  # noqa: F401  (imported subclasses resolve by short name: --model RNNModule)
 
     return RLNetCLI(
         LightningModule,
@@ -200,12 +197,13 @@ def build_cli(args: Sequence[str], run: bool = True) -> RLNetCLI:
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 2 for an error the user can fix)."""
     args = list(sys.argv[1:] if args is None else args)
+    if not args or args[0] in ("-h", "--help") or commands.SUBCOMMANDS.get(args[0], (commands.LIGHTNING,))[0] \
+            != commands.LIGHTNING:
+        return commands.main(args)  # the subcommand table, and the subcommands with their own modules
+    args = resolve_config_args(args)  # --config dms_lowrank, rlnet://configs/..., configs/... from anywhere
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
     try:
-        extra = _dispatch_extra(args)
-        if extra is not None:
-            return extra
         argv, sys.argv = sys.argv, sys.argv[:1]  # LightningCLI warns when argv and args both hold arguments
         try:
             build_cli(args)
