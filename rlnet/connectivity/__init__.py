@@ -1,4 +1,4 @@
-"""Initial connectivity structures, one per file, in a registry (paper App. C.1, SPEC 2)."""
+"""Initial connectivity structures, one per file, in a registry (paper App. C.1)."""
 
 from rlnet.connectivity.base import (
     NORMALIZATIONS,

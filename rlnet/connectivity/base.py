@@ -1,4 +1,4 @@
-"""Initial recurrent connectivity: the base class and the registry (paper App. C.1, SPEC 2).
+"""Initial recurrent connectivity: the base class and the registry (paper App. C.1).
 
 A structure is a small configurable object; calling it with ``(n, generator)`` returns an
 ``(n, n)`` matrix ``W[post, pre]``. Every structure first draws the null matrix

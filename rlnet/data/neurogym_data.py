@@ -87,7 +87,7 @@ class TrialStream(IterableDataset):
 
 
 class NeurogymDataModule(L.LightningDataModule):
-    """2AF, DMS or CXT with the paper's timings (SPEC 4).
+    """2AF, DMS or CXT with the paper's timings (App. C.2).
 
     Args:
         task: ``'2af'``, ``'dms'`` or ``'cxt'``.

@@ -1,4 +1,4 @@
-"""The paper's Neurogym tasks (App. C.2, SPEC 4), one registry entry per task.
+"""The paper's Neurogym tasks (App. C.2), one registry entry per task.
 
 All three last exactly ``seq_len = 8`` steps at ``dt = 100 ms`` (fixation 0 ms), so every trial is
 one row aligned at ``t = 0``: labels are 0 (fixation) for ``t < 7`` and the choice (1 or 2) at the

@@ -60,7 +60,7 @@ class FullBatch(IterableDataset):
 
 
 class StudentTeacherDataModule(L.LightningDataModule):
-    """Linear teacher, full batch (SPEC 4, App. C).
+    """Linear teacher, full batch (Sec. 2.3, App. C).
 
     Args:
         d: input dimension (paper: 2; also 20, 100).

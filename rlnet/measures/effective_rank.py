@@ -1,4 +1,4 @@
-"""Effective ranks (paper Fig. 2, 15, 16; SPEC 3)."""
+"""Effective ranks (paper Fig. 2, 15, 16)."""
 
 from __future__ import annotations
 

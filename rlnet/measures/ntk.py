@@ -1,4 +1,4 @@
-"""Empirical tangent kernels of the RNN (paper Eq. 6; ``../shared/KERNELS.md``).
+"""Empirical tangent kernels of the RNN (paper Eq. 6); behind :func:`rlnet.measures.tangent_kernel.empirical_ntk`.
 
 Rows of the Jacobian ``J`` are gradients of single outputs ``y_{b,t,k}`` (probe trial ``b``, step
 ``t``, output ``k``); ``K = J J^T``. Entries are ordered ``(b, t, k)`` with ``b`` outermost.
@@ -75,7 +75,7 @@ def drive_adjoints(
 
     One backward sweep over steps with the state of every slot ``c = (t_c, k)`` and trial stacked
     into one ``(E, C*B, N)`` matrix, so each step is one batched product with ``W_h``
-    (``../shared/KERNELS.md``). With ``m_s = 1[r_s > 0]`` (= ``relu'``) and the direct term
+    (``docs/kernels-and-callbacks.md``). With ``m_s = 1[r_s > 0]`` (= ``relu'``) and the direct term
     ``a_s[c] = 1[s = t_c] W_o[k]``:
 
     * euler (``r_s = relu(leak r_{s-1} + gain drive_s)``):
@@ -128,7 +128,7 @@ def _time_mix_kernel(G: Tensor, Z: Tensor, block: int) -> Tensor:
     and each trial ``d`` at or after the block's start (the kernel is symmetric: the other half is
     a transpose): ``Cz = Z_b Z_d^T`` ``(b*T, T)``, ``X = Cz G_d`` ``(b*T, N*C)`` (one GEMM) and
     ``K[b, :, d, :] = G_b^T X_b`` (one batched product over ``b``). The block of ``G_b`` stays in
-    cache while ``d`` runs (block outermost: about 10 % faster than ``d`` outermost here). Memory:
+    cache while ``d`` runs (block outermost, the faster order when timed). Memory:
     ``O(block T N C)`` beyond ``K`` and ``G``, so large probes stay bounded.
     """
     B, T, N, C = G.shape
@@ -156,9 +156,8 @@ def _time_mix_kernel(G: Tensor, Z: Tensor, block: int) -> Tensor:
 
 def default_block(T: int, N: int, C: int, B: int | None = None, cache_floats: int = 1_000_000) -> int:
     """Trials per block: a block of ``G`` and its ``X`` (``block * T * N * C`` floats each) stay near
-    the cache, and at most a quarter of the ``B`` trials. Measured on this 2-core CPU, one thread:
-    the 2AF tracking kernel (32 trials) is fastest with blocks of 4-8 between training steps (17:
-    20 % slower), the sMNIST kernel (200 trials) with 11-16 (5: 20 % slower)."""
+    the cache, and at most a quarter of the ``B`` trials (timed on the 2AF tracking kernel and the
+    sMNIST kernel: smaller and larger blocks were slower)."""
     block = max(1, cache_floats // max(1, T * N * C))
     return max(1, min(block, B // 4)) if B is not None else block
 

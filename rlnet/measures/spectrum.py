@@ -1,4 +1,4 @@
-"""Connectivity spectra (paper Fig. 2 and 16, left panels; SPEC 3).
+"""Connectivity spectra (paper Fig. 2 and 16, left panels).
 
 Fig. 2 plots the eigenvalue magnitudes ``|lambda_i| / |lambda_1|`` in decreasing order against the
 index ``i / N``; the relative effective rank ``sum_i |lambda_i| / (|lambda_1| N)`` is the area under

@@ -5,7 +5,7 @@ An ensemble step checks whether each member's gradients are finite (see
 memory: with 20 members of N = 300, two passes over 7.2 MB per step. Here one pass does both: each
 member's gradients are summed and then used for its update while still in cache
 (``rlnet/models/_member_sgd.c``, float32 on CPUs with AVX-512; elsewhere the same in torch ops),
-which saves 2-3 % of a step (``benchmarks/bench_step_parts.py``).
+which saves one pass over the gradients per step (``benchmarks/bench_step_parts.py`` measures it).
 """
 
 from __future__ import annotations

@@ -195,7 +195,7 @@ class RNNModule(EnsembleModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         if self.optimizer_name == "adam":
             return torch.optim.Adam(self.parameters(), lr=self.lr)
-        # The divergence check runs in the update's pass over the gradients (2-3 % of an ensemble step).
+        # The divergence check runs in the update's pass over the gradients (one pass saved per step).
         return MemberSGD(self.parameters(), lr=self.lr, momentum=self.momentum, n_members=self.n_members)
 
     # ---- laziness protocol (see rlnet.callbacks.protocol) -------------------------------------

@@ -64,9 +64,9 @@ def _forward(W_h: Tensor, W_x: Tensor, W_o: Tensor, x: Tensor, leak: float, gain
     """Outputs ``y (E, T, B, O)`` and rates ``R (E, T, B, N)``, one step at a time.
 
     Each step's drive is built transposed, ``W_x x_t^T + W_h r_{t-1}^T`` ``(E, N, B)``: that
-    orientation of the recurrent product runs about 1.3x faster on this CPU than ``r_{t-1} W_h^T``,
-    and the thin input and readout products act on the step's cache-resident slice instead of
-    making separate passes over all steps (``benchmarks/bench_training.py``).
+    orientation of the recurrent product streams ``W_h`` along its rows (faster than ``r_{t-1} W_h^T``
+    on the CPUs measured; ``benchmarks/bench_training.py``), and the thin input and readout products
+    act on the step's cache-resident slice instead of making separate passes over all steps.
     """
     E, N = W_h.shape[0], W_h.shape[1]
     T, B = x.shape[-3], x.shape[-2]
