@@ -1,4 +1,4 @@
-"""Time every exact tangent-kernel method in one run and print ratios and peak memory (issue 3).
+"""Time every exact tangent-kernel method in one run and print ratios and peak memory.
 
     PYTHONPATH=$PWD nice -n 10 python benchmarks/kernels.py            # 2AF 768 + sMNIST 2000 (~2 min)
     PYTHONPATH=$PWD nice -n 10 python benchmarks/kernels.py --quick    # skip the authors' 30 s loop
