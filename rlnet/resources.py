@@ -17,7 +17,7 @@ A name given on the command line resolves as follows (:func:`resolve`):
 
 >>> resolve("rlnet://configs/dms_lowrank.yaml").name
 'dms_lowrank.yaml'
->>> resolve("dms_lowrank") == resolve("configs/dms_lowrank.yaml")
+>>> resolve("dms_lowrank") == root() / "configs" / "dms_lowrank.yaml"
 True
 >>> "callbacks/kernel_tracking.yaml" in listing()["callbacks"]
 True

@@ -61,7 +61,14 @@ NORMALIZATIONS = ("frobenius", "eigenvalue", "none")
 
 
 def normalize_to(w: Tensor, reference: Tensor, normalize: str) -> Tensor:
-    """Apply one of :data:`NORMALIZATIONS` to ``w`` against the ``reference`` draw."""
+    """Apply one of :data:`NORMALIZATIONS` to ``w`` against the ``reference`` draw.
+
+    >>> import torch
+    >>> w, ref = torch.eye(2), 3 * torch.ones(2, 2)
+    >>> frob, eig = normalize_to(w, ref, 'frobenius'), normalize_to(w, ref, 'eigenvalue')
+    >>> round(float(frob.norm()), 4), float(spectral_radius(eig))
+    (6.0, 6.0)
+    """
     if normalize == "frobenius":
         return match_frobenius(w, reference)
     if normalize == "eigenvalue":
@@ -132,7 +139,11 @@ class Connectivity:
 
 
 def make(name: str, **kwargs) -> Connectivity:
-    """Build a registered structure by name."""
+    """Build a registered structure by name.
+
+    >>> make('svd', rank=2)
+    SVDRank(g=1.25, match_norm=True, normalize='frobenius', rank=2, base='gaussian')
+    """
     if name not in REGISTRY:
         raise ValueError(f"unknown connectivity {name!r}; known: {sorted(REGISTRY)}")
     return REGISTRY[name](**kwargs)

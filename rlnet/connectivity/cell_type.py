@@ -60,6 +60,10 @@ class CellType(Connectivity):
         gamma: gain of population 1's connections.
         gain_rest: gain of the other connections (``1 - eps``).
         reading: ``'A'`` (to and from population 1) or ``'B'`` (from population 1 only).
+
+    >>> W = CellType()(300)
+    >>> W.shape
+    torch.Size([300, 300])
     """
 
     def __init__(self, alpha: float = 0.02, gamma: float = 10.0, gain_rest: float = 0.8,

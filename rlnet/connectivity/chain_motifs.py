@@ -53,6 +53,11 @@ class ChainMotifs(Connectivity):
     Args:
         tau_chn: chain motif statistic; 0.03 over-represented, -0.1 under-represented (the paper's).
         tau_convention: ``'dahmen'`` (``tau_chn = 2 rho``) or ``'correlation'`` (``tau_chn = rho``).
+
+    >>> from rlnet.measures.motifs import chain_motif_tau
+    >>> W = ChainMotifs(tau_chn=0.3)(200)
+    >>> chain_motif_tau(W) > 0.1
+    True
     """
 
     def __init__(self, tau_chn: float = 0.03, tau_convention: Literal["dahmen", "correlation"] = "dahmen",

@@ -42,6 +42,12 @@ class DaleBalanced(Connectivity):
 
     Args:
         exc_fraction: fraction of excitatory neurons (0.8); both populations must be non-empty.
+
+    >>> import torch
+    >>> c = DaleBalanced(exc_fraction=0.8)
+    >>> W, signs = c(100), c.presynaptic_signs(100)
+    >>> int((signs > 0).sum()), bool(((W * signs) >= 0).all())  # column j has the sign of neuron j
+    (80, True)
     """
 
     def __init__(self, exc_fraction: float = 0.8, g: float = 1.25, match_norm: bool = True,

@@ -130,6 +130,10 @@ class EMConnectivity(Connectivity):
         shuffle: ``'none'``, ``'mask'`` (permute non-zero values, Fig. 19) or ``'all'`` (permute all
             off-diagonal entries).
         standin_seed: seed of the synthetic stand-in (ignored with ``path``).
+
+    >>> W = EMConnectivity()(198)  # no path: the labelled synthetic stand-in (198 neurons)
+    >>> W.shape
+    torch.Size([198, 198])
     """
 
     def __init__(self, path: str | None = None, shuffle: Literal["none", "mask", "all"] = "none",

@@ -23,6 +23,13 @@ class FromFile(Connectivity):
     Args:
         path: the matrix file; rows are postsynaptic, columns presynaptic.
         g, match_norm: as :class:`~rlnet.connectivity.Connectivity`.
+
+    >>> import os, tempfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "W.npy")
+    >>> np.save(path, np.eye(4))
+    >>> W = FromFile(path)(4)  # rescaled to the null draw's norm
+    >>> bool(W[0, 1] == 0) and bool(W[0, 0] > 0)
+    True
     """
 
     def __init__(self, path: str, g: float = 1.25, match_norm: bool = True) -> None:

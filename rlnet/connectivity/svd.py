@@ -56,6 +56,13 @@ class SVDRank(Connectivity):
     Args:
         rank: number of singular components kept (1 .. N); ``None`` keeps the full draw.
         base: the temporary draw, ``'gaussian'`` (Fig. 1) or ``'uniform'`` (Fig. 7).
+
+    >>> import torch
+    >>> from rlnet.connectivity import Null
+    >>> W = SVDRank(rank=3)(100, torch.Generator().manual_seed(0))
+    >>> null = Null()(100, torch.Generator().manual_seed(0))  # the draw it truncates
+    >>> int(torch.linalg.matrix_rank(W)), bool(torch.isclose(W.norm(), null.norm()))
+    (3, True)
     """
 
     def __init__(self, rank: int | None = None, base: Literal["gaussian", "uniform"] = "gaussian",

@@ -1,4 +1,4 @@
-"""LightningDataModules: the Neurogym tasks, sequential MNIST and MNIST, pattern generation, the linear student-teacher task."""
+"""LightningDataModules: the Neurogym tasks, (sequential) MNIST, pattern generation, the linear student-teacher task."""
 
 from rlnet.data.mnist import MNISTDataModule
 from rlnet.data.neurogym_data import NeurogymDataModule, TrialSampler

@@ -29,7 +29,14 @@ def alignment(A: Tensor, B: Tensor, eps: float = 0.0) -> Tensor:
 
 def kernel_alignment(K_f: Tensor, K_0: Tensor) -> Tensor:
     """Tangent kernel alignment ``KA = Tr(K_f K_0) / (||K_f|| ||K_0||)`` (Eq. 6). Kernels are
-    symmetric, so ``Tr(K_f K_0) = <K_f, K_0>_F``."""
+    symmetric, so ``Tr(K_f K_0) = <K_f, K_0>_F``.
+
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> K_0 = torch.randn(6, 6, generator=g); K_0 = K_0 @ K_0.T
+    >>> round(float(kernel_alignment(K_0, K_0)), 6), round(float(kernel_alignment(2 * K_0, K_0)), 6)
+    (1.0, 1.0)
+    """
     return alignment(K_f, K_0)
 
 
@@ -40,7 +47,15 @@ def gram(H: Tensor) -> Tensor:
 
 def representation_alignment(H_f: Tensor, H_0: Tensor) -> Tensor:
     """Representation alignment ``RA = Tr(R_f R_0) / (||R_f|| ||R_0||)``, ``R = H H^T`` (Eq. 5),
-    from the representations ``(..., m, features)`` after and before training."""
+    from the representations ``(..., m, features)`` after and before training.
+
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> H_0 = torch.randn(2, 10, 5, generator=g)  # two members, 10 trials, 5 units
+    >>> RA = representation_alignment(H_0 + 0.01 * torch.randn(2, 10, 5, generator=g), H_0)
+    >>> RA.shape, bool((RA > 0.99).all())
+    (torch.Size([2]), True)
+    """
     return alignment(gram(H_f.double()), gram(H_0.double())).to(H_f.dtype)
 
 
@@ -50,7 +65,13 @@ def centered(K: Tensor) -> Tensor:
 
 
 def centered_alignment(A: Tensor, B: Tensor) -> Tensor:
-    """Centred kernel alignment (CKA, Baratin et al. 2021 Eq. 7): alignment of the centred Grams."""
+    """Centred kernel alignment (CKA, Baratin et al. 2021 Eq. 7): alignment of the centred Grams.
+
+    >>> import torch
+    >>> K = torch.eye(4)
+    >>> round(float(centered_alignment(K, K + 5.0)), 6)  # a constant shift is centred away
+    1.0
+    """
     return alignment(centered(A.double()), centered(B.double())).to(A.dtype)
 
 
@@ -60,7 +81,15 @@ def label_alignment(K: Tensor, y: Tensor) -> Tensor:
 
     With ``C = I - 11^T/M`` (idempotent) and ``u = C y``: ``<CKC, C yy^T C> = u^T K u``,
     ``||C yy^T C|| = ||u||^2`` and ``||CKC||^2 = ||K||^2 - (2/M) ||K 1||^2 + (1^T K 1)^2 / M^2``.
-    Equals :func:`centered_alignment` ``(K, y y^T)`` (tested)."""
+    Equals :func:`centered_alignment` ``(K, y y^T)`` (tested).
+
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> K = torch.randn(8, 8, generator=g, dtype=torch.float64); K = K @ K.T
+    >>> y = torch.randn(8, generator=g, dtype=torch.float64)
+    >>> bool(torch.isclose(label_alignment(K, y), centered_alignment(K, torch.outer(y, y))))
+    True
+    """
     Kd, yd = K.double(), y.double()
     M = Kd.shape[-1]
     u = yd - yd.mean(-1, keepdim=True)
@@ -71,7 +100,13 @@ def label_alignment(K: Tensor, y: Tensor) -> Tensor:
 
 
 def task_alignment(K: Tensor, y: Tensor) -> Tensor:
-    """Task alignment ``y^T K y / (||y||^2 Tr K)`` (Fig. 14B); ``y`` is ``(..., M)``."""
+    """Task alignment ``y^T K y / (||y||^2 Tr K)`` (Fig. 14B); ``y`` is ``(..., M)``.
+
+    >>> import torch
+    >>> y = torch.tensor([1.0, -1.0])
+    >>> float(task_alignment(torch.outer(y, y), y))  # a kernel that is the task itself
+    1.0
+    """
     Kd, yd = K.double(), y.double()
     num = torch.einsum("...i,...ij,...j->...", yd, Kd, yd)
     den = (yd * yd).sum(-1) * torch.diagonal(Kd, dim1=-2, dim2=-1).sum(-1)

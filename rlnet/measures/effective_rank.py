@@ -8,19 +8,34 @@ from torch import Tensor
 
 def eigenvalue_effective_rank(W: Tensor) -> Tensor:
     """Relative effective rank over eigenvalues: ``sum_i |lambda_i| / (|lambda_1| N)`` (Fig. 2),
-    with ``lambda_1`` the eigenvalue of largest modulus. Works on ``(..., N, N)``."""
+    with ``lambda_1`` the eigenvalue of largest modulus. Works on ``(..., N, N)``.
+
+    >>> import torch
+    >>> float(eigenvalue_effective_rank(torch.eye(5))), round(float(eigenvalue_effective_rank(torch.ones(5, 5))), 6)
+    (1.0, 0.2)
+    """
     mags = torch.linalg.eigvals(W.double()).abs()
     return (mags.sum(-1) / (mags.amax(-1) * W.shape[-1])).to(W.dtype)
 
 
 def singular_value_effective_rank(W: Tensor) -> Tensor:
-    """The same over singular values: ``sum_i s_i / (s_1 N)``."""
+    """The same over singular values: ``sum_i s_i / (s_1 N)``.
+
+    >>> import torch
+    >>> float(singular_value_effective_rank(torch.diag(torch.tensor([2.0, 1.0]))))
+    0.75
+    """
     s = torch.linalg.svdvals(W.double())
     return (s.sum(-1) / (s[..., 0] * W.shape[-1])).to(W.dtype)
 
 
 def kernel_effective_rank(K: Tensor) -> Tensor:
-    """Kernel effective rank ``sum_i lambda_i / lambda_1 = Tr K / lambda_max`` (Fig. 15)."""
+    """Kernel effective rank ``sum_i lambda_i / lambda_1 = Tr K / lambda_max`` (Fig. 15).
+
+    >>> import torch
+    >>> float(kernel_effective_rank(torch.diag(torch.tensor([4.0, 2.0, 2.0]))))
+    2.0
+    """
     Kd = K.double()
     top = torch.linalg.eigvalsh(Kd)[..., -1]
     return (torch.diagonal(Kd, dim1=-2, dim2=-1).sum(-1) / top).to(K.dtype)
@@ -33,7 +48,13 @@ def top_eigenpair(K: Tensor, v0: Tensor | None = None, tol: float = 1e-9, max_it
     kernel: a few matrix-vector products instead of a full ``eigvalsh``). Stops when the Rayleigh
     quotient changes by less than ``tol`` (relative); falls back to ``eigh`` if it does not.
     The Rayleigh quotient's error is second order in the vector's, so near-degenerate top
-    eigenvalues still give an accurate value."""
+    eigenvalues still give an accurate value.
+
+    >>> import torch
+    >>> lam, v = top_eigenpair(torch.diag(torch.tensor([1.0, 3.0, 2.0])))
+    >>> round(float(lam), 6), [round(abs(float(c)), 3) for c in v]
+    (3.0, [0.0, 1.0, 0.0])
+    """
     Kd = K.double()
     v = torch.ones(Kd.shape[:-1], dtype=Kd.dtype, device=Kd.device) if v0 is None else v0.to(Kd).clone()
     v = v / v.norm(dim=-1, keepdim=True)

@@ -181,6 +181,15 @@ def rnn_tangent_kernel(
 
     Returns:
         ``(E, B*C, B*C)`` with ``C = len(slots)``, rows ordered ``(b, t, k)``.
+
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> W_h = torch.randn(1, 8, 8, generator=g) / 8
+    >>> W_x, W_o = torch.randn(1, 8, 2, generator=g), torch.randn(1, 3, 8, generator=g)
+    >>> x = torch.randn(4, 5, 2, generator=g)  # 4 steps, 5 trials, 2 inputs
+    >>> K = rnn_tangent_kernel(W_h, W_x, W_o, x, leak=0.0, gain=1.0)  # over W_h, every step and output
+    >>> K.shape  # rows (trial, step, output): 5 * 4 * 3
+    torch.Size([1, 60, 60])
     """
     if params not in ("W_h", "all"):
         raise ValueError(f"params must be 'W_h' or 'all', got {params!r}")
@@ -229,6 +238,12 @@ def naive_tangent_kernel(outputs_fn: Callable[[], Tensor], params: Sequence[Tens
     """Reference kernel: one ``torch.autograd.grad`` per scalar output (the authors' loop).
 
     ``outputs_fn()`` returns the flattened outputs ``(M,)`` as a function of ``params``.
+
+    >>> import torch
+    >>> w = torch.tensor([1.0, 2.0], requires_grad=True)
+    >>> naive_tangent_kernel(lambda: torch.stack([w.sum(), (w ** 2).sum()]), [w])  # rows: [1, 1], [2, 4]
+    tensor([[ 2.,  6.],
+            [ 6., 20.]])
     """
     with torch.enable_grad():
         y = outputs_fn().reshape(-1)

@@ -124,6 +124,14 @@ def module_tangent_kernel(
             module's ``forward`` (first element if it returns a tuple), trials on ``trial_dim``.
         trial_dim: the trial dimension of ``x`` (and of the default outputs).
         method, chunk_size: see :func:`functional_kernel`.
+
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> mlp = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    >>> x = torch.randn(5, 3)
+    >>> K = module_tangent_kernel(mlp, x)  # rows (trial, output)
+    >>> K.shape, bool(torch.allclose(K, module_tangent_kernel(mlp, x, method="ntk_vp"), atol=1e-5))
+    (torch.Size([10, 10]), True)
     """
     selected = select_parameters(module, params)
 
