@@ -23,7 +23,12 @@ STANDIN_SIGMA_LN = 0.8
 
 def synthetic_em_standin(n: int = STANDIN_N, exc_fraction: float = 0.8, seed: int = 0,
                          blocks: dict | None = None, sigma_ln: float = STANDIN_SIGMA_LN) -> tuple[Tensor, Tensor]:
-    """Draw the stand-in; returns ``(C (n, n) float64, excitatory (n,) bool)``, ``C[pre, post]``."""
+    """Draw the stand-in; returns ``(C (n, n) float64, excitatory (n,) bool)``, ``C[pre, post]``.
+
+    >>> C, excitatory = synthetic_em_standin(n=50)
+    >>> C.shape, int(excitatory.sum()), bool((C[excitatory] >= 0).all() and (C[~excitatory] <= 0).all())
+    (torch.Size([50, 50]), 40, True)
+    """
     blocks = STANDIN_BLOCKS if blocks is None else blocks
     gen = torch.Generator().manual_seed(int(seed))
     n_e = round(exc_fraction * n)

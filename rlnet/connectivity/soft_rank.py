@@ -26,6 +26,12 @@ class SoftRank(Connectivity):
 
     Args:
         k: decay exponent (>= 0); the paper sweeps it like the SVD rank.
+
+    >>> import torch
+    >>> from rlnet.measures.effective_rank import singular_value_effective_rank
+    >>> ranks = [float(singular_value_effective_rank(SoftRank(k=k)(100))) for k in (1.0, 8.0)]
+    >>> ranks[0] > ranks[1]  # a larger k decays faster: a lower effective rank
+    True
     """
 
     def __init__(self, k: float = 1.0, g: float = 1.25, match_norm: bool = True,

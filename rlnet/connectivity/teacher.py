@@ -99,6 +99,13 @@ class TeacherAligned(Connectivity):
         structure_of: ``'trained'`` (default: the teacher's final ``W_h``) or ``'learned'`` (its
             change ``W_h(final) - W_h(initial)``, the task structure without the random initial draw;
             the closer analogue of Prop. 1's ``beta^T/||beta||``).
+
+    >>> import os, tempfile, numpy as np, torch
+    >>> path = os.path.join(tempfile.mkdtemp(), "teacher_W_h.npy")
+    >>> np.save(path, np.random.default_rng(0).standard_normal((20, 20)))  # a trained W_h, e.g.
+    >>> W = TeacherAligned(checkpoint=path, rank=10)(20)  # partially aligned: rank N/2
+    >>> int(torch.linalg.matrix_rank(W))
+    10
     """
 
     def __init__(self, checkpoint: str = "runs/smnist_teacher", rank: int | None = None, member: int = 0,
