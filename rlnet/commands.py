@@ -16,9 +16,9 @@ from rlnet.resources import resolve
 # subcommands go to the LightningCLI (rlnet.cli), which takes the whole argument list.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("rlnet.cli", "train a model and write its laziness measures (metrics.json)"),
-    "validate": ("rlnet.cli", "run a model's validation loop (Lightning)"),
-    "test": ("rlnet.cli", "run a model's test loop (Lightning)"),
-    "predict": ("rlnet.cli", "run a model's prediction loop (Lightning)"),
+    "validate": ("rlnet.cli", "evaluate a model (e.g. a checkpoint: --ckpt_path) on the validation data"),
+    "test": ("rlnet.cli", "Lightning's test loop, for modules with a test_step (rlnet's models have none)"),
+    "predict": ("rlnet.cli", "Lightning's predict loop, for datamodules with a predict_dataloader"),
     "sweep": ("rlnet.sweep", "run a W&B-format sweep file locally into a results table"),
     "report": ("rlnet.report", "tables, statistics and figures from a results table or run folders"),
     "spectra": ("rlnet.spectra", "eigenvalue spectra of every connectivity structure (Fig. 2)"),
@@ -46,6 +46,10 @@ def main(args: Sequence[str] | None = None) -> int:
         print(usage())
         return 0
     name = args[0]
+    if name not in SUBCOMMANDS and not name.startswith("-"):
+        print(f"rlnet: error: unknown subcommand {name!r}; choose from {', '.join(SUBCOMMANDS)} (rlnet --help)",
+              file=sys.stderr)
+        return 2
     module = SUBCOMMANDS.get(name, (LIGHTNING, ""))[0]
     if module == LIGHTNING:  # Lightning's subcommands, and its own errors for unknown ones
         return int(importlib.import_module(LIGHTNING).main(args) or 0)
