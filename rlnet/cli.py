@@ -116,9 +116,10 @@ class RLNetCLI(LightningCLI):
                                       enable_version_counter=False)
         cbs.append(CheckpointOnSigterm(ckpt_dir / "last.ckpt"))
 
-    def _parse_ckpt_path(self) -> None:
-        # LightningCLI reads the checkpoint's hyperparameters here, before anything else: load it
-        # safely first, so that a missing, truncated or code-carrying file is one clear line.
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        # Right after parsing, LightningCLI reads the checkpoint's hyperparameters: load it safely
+        # first, so that a missing, truncated or code-carrying file is one clear line.
+        super().parse_arguments(parser, args)
         sub = self.config.get("subcommand")
         ckpt = self.config[sub].get("ckpt_path") if sub else None
         if ckpt and ckpt not in ("last", "best", "hpc", "registry"):
@@ -126,7 +127,6 @@ class RLNetCLI(LightningCLI):
                 load_checkpoint(ckpt)
             except ValueError as err:
                 raise UserError(str(err)) from err
-        super()._parse_ckpt_path()
 
     def before_fit(self) -> None:
         """Check what fit will load before anything is written: the checkpoint (safely, and that it
