@@ -399,7 +399,7 @@ def markdown(results: Sequence[Mapping[str, Any]], missing_parts: Sequence[str] 
         lines += ["", "### Notes", ""]
         lines += sorted({f"- {r['figure']}, {r['claim'].split(':')[0]}: {r['note']}" for r in notes})
     if missing_parts:
-        lines += ["", "### Parts not run yet", "", ", ".join(missing_parts)]
+        lines += ["", "### Parts not run yet (or not complete)", "", ", ".join(missing_parts)]
     return "\n".join(lines) + "\n"
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 # Columns first in the CSV, in this order; the others follow alphabetically.
-LEAD = ("part", "run_id", "task", "variant", "structure", "rank", "seed", "diverged", "accuracy",
+LEAD = ("part", "run_id", "member", "task", "variant", "structure", "rank", "seed", "diverged", "accuracy",
         "weight_change_norm", "representation_alignment", "kernel_alignment",
         "initial_eigenvalue_effective_rank", "initial_singular_value_effective_rank")
 
@@ -61,7 +61,7 @@ def network_rows(metrics: dict, part: str, run_id: str = "", params: dict | None
     tr_members = tracking.get("members") or []
     rows = []
     for e, m in enumerate(metrics.get("members") or []):
-        row: dict[str, Any] = {"part": part, "run_id": run_id, "task": task,
+        row: dict[str, Any] = {"part": part, "run_id": run_id, "member": e, "task": task,
                                "variant": _variant(params.get("config"), task)}
         conn = dict(m.get("connectivity") or {})
         row["structure"] = str(conn.pop("name", "null")) if m.get("connectivity") is not None else m.get("kind")
@@ -126,14 +126,20 @@ def load_rows(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         tables = sorted(path.glob("*.csv"))
-        if tables:
-            return [r for t in tables for r in rows_from_csv(t) if "part" in r]
+        if tables:  # shards of one part may overlap (a shared table): each network once
+            rows = {_identity(r): r for t in tables for r in rows_from_csv(t) if "part" in r}
+            return list(rows.values())
         return [r for db in sorted(path.rglob("results.db")) for r in rows_from_db(db)]
     if path.suffix.lower() == ".csv":
         return rows_from_csv(path)
     if path.is_file():
         return rows_from_db(path)
     raise ValueError(f"results {path} does not exist")
+
+
+def _identity(r: dict[str, Any]) -> tuple:
+    """A network: its part, its run and its index among the run's members."""
+    return (r.get("part"), r.get("run_id"), r.get("member"))
 
 
 def _cell(v: Any) -> Any:
