@@ -97,3 +97,20 @@ def test_unknown_part_is_one_line_and_status_2(capsys):
     assert P.main(["status", "--parts", "fig99"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("rlnet: error: unknown parts ['fig99']")
+
+
+def test_report_writes_the_claims_of_a_sweep_table(tmp_path, capsys):
+    try:
+        from rlnet.experiments.report import main as report_main
+    except ImportError:
+        from rlnet.report import main as report_main
+    db = ResultsDB(tmp_path / "results.db")
+    members = [{"seed": s, "connectivity": {"name": "svd", "rank": r}, "diverged": False, "accuracy": 0.9,
+                "weight_change_norm": 2.0 - r / 300 + 0.01 * s, "representation_alignment": 0.5 + r / 1000,
+                "kernel_alignment": 0.8 + r / 2000 - 0.001 * s} for r in (1, 300) for s in range(5)]
+    db.record("run0", "fig1_2af", {}, "ok", metrics={"config": {"data": {"init_args": {"task": "2af"}}},
+                                                     "members": members})
+    assert report_main([str(tmp_path / "results.db"), "--out", str(tmp_path / "rep")]) == 0
+    assert "## Claims of the paper" in capsys.readouterr().out
+    text = (tmp_path / "rep" / "claims.md").read_text()
+    assert "3 claims: 3 holds" in text  # only Fig. 1 2AF's claims: the rows hold no other part
