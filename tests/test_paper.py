@@ -32,7 +32,7 @@ def members_per_run(params: dict, command: list[str]) -> int:
 
 
 def test_every_part_is_a_sweep_file_with_the_declared_number_of_networks():
-    _, parts = P.load_paper(ROOT / "sweeps/paper.yaml")
+    _, parts = P.load_paper(ROOT / "sweeps/paper/parts.yaml")
     assert len(parts) == len({p.name for p in parts})
     for p in parts:
         sweep = load_sweep(ROOT / p.sweep)

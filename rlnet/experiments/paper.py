@@ -1,6 +1,6 @@
 """``python -m rlnet.experiments.paper {status,run,report}``: the whole paper as a sum of parts (issue 20).
 
-The parts are declared in ``sweeps/paper.yaml``: one sweep file each (a figure or a panel), with its
+The parts are declared in ``sweeps/paper/parts.yaml``: one sweep file each (a figure or a panel), with its
 expected number of networks and the sizes the wall-time estimate scales from. ``run`` runs each part
 through the sweep driver (``rlnet sweep FILE --out OUT/PART --shard I/N --jobs J``: resumable, a
 finished run never runs again), then writes the part's networks to ``TABLES/PART.csv``
@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: sweeps/ and configs/ live there
-PAPER_FILE = "sweeps/paper.yaml"
+PAPER_FILE = "sweeps/paper/parts.yaml"
 
 
 @dataclass
@@ -50,7 +50,7 @@ def _resolve(path: str | Path) -> Path:
 
 
 def load_paper(path: str | Path = PAPER_FILE) -> tuple[dict[str, Any], list[Part]]:
-    """The reference rate and the parts of ``sweeps/paper.yaml`` (``ValueError`` names a bad field)."""
+    """The reference rate and the parts of ``sweeps/paper/parts.yaml`` (``ValueError`` names a bad field)."""
     p = _resolve(path)
     if not p.is_file():
         raise ValueError(f"paper file {p} does not exist")
@@ -204,7 +204,7 @@ def build_parser():
 
     p = argparse.ArgumentParser(prog="python -m rlnet.experiments.paper", description=__doc__.split("\n\n")[0])
     p.add_argument("command", choices=("status", "run", "report"))
-    p.add_argument("--paper", default=PAPER_FILE, help="the list of parts (default sweeps/paper.yaml)")
+    p.add_argument("--paper", default=PAPER_FILE, help="the list of parts (default sweeps/paper/parts.yaml)")
     p.add_argument("--parts", default=None, help="comma-separated part names (default: all)")
     p.add_argument("--out", default="results/paper", help="where the runs go (not committed)")
     p.add_argument("--tables", default="paper/tables", help="the per-network tables, one per part (commit these)")
