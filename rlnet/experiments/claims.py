@@ -135,8 +135,10 @@ def _declare() -> list[Claim]:
     for t in TASKS:
         for v, (label, suffix) in STRUCTURES.items():
             fig, part = STRUCTURE_FIG[t], f"{STRUCTURE_FIG[t].lower().replace('. ', '')}_{t}_{suffix}"
-            note = ("App. C.1 gives tau_chn = -0.1 for under-representation; Fig. 2D's caption names only "
-                    "over-representation" if v == "chain_under" else "")
+            note = ("App. C.1 gives tau_chn = -0.1 for under-representation (Fig. 2D's caption names only "
+                    "over-representation); at N = 100 that statistic brings an imaginary outlier pair "
+                    "+-i g sqrt(N |rho|), so a lower effective rank than the null (docs/connectivity.md)"
+                    if v == "chain_under" else "")
             c += versus_null(fig, t, v, label, [part], note=note)
             c += versus_null("Fig. 16", t, v, label, [part], measures=("sv",))
     # Fig. 3B: aligned and partially aligned inits against random rank-1 ones, and the trend in kappa.
