@@ -13,8 +13,10 @@ from rlnet.experiments import paper as P
 
 try:
     from rlnet.experiments.sweep import load_sweep, plan
+    from rlnet.experiments.sweep import main as sweep_main
 except ImportError:  # before the move into rlnet/experiments/
     from rlnet.sweep import load_sweep, plan
+    from rlnet.sweep import main as sweep_main
 try:
     from rlnet.experiments.results_db import ResultsDB
 except ImportError:
@@ -60,11 +62,16 @@ def test_dry_run_lists_each_parts_shard_and_trains_nothing(tmp_path, capsys, mon
     rc = P.main(["run", "--dry-run", "--parts", "fig1_2af,fig2_2af_chain", "--shard", "1/2",
                  "--out", str(out), "--tables", str(tables)])
     text = capsys.readouterr().out
-    assert rc == 0
-    assert "--shard 1/2" in text and "--dry-run" in text
-    todo = [ln for ln in text.splitlines() if ln.startswith("todo")]
-    assert len(todo) == 4 + 3  # half of 8 and of 6 runs
-    assert sum("2af_lowrank.yaml" in ln for ln in todo) == 4
+    assert rc == 0 and "--shard 1/2" in text
+    todo = [ln for ln in text.splitlines() if ln.startswith(("todo", "done"))]
+    # exactly what the sweep driver itself lists for each part's shard
+    want = []
+    for part in ("fig1_2af", "fig2_2af_chain"):
+        assert sweep_main([f"sweeps/{part}.yaml", "--out", str(out / part), "--shard", "1/2", "--jobs", "2",
+                           "--dry-run"]) == 0
+        want += [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(("todo", "done"))]
+    assert todo == want and todo and all(ln.startswith("todo") for ln in todo)
+    assert any("configs/2af_chain_" in ln for ln in todo) and any("2af_lowrank" in ln or "fig1" in ln for ln in todo)
     assert not tables.exists() and not list(out.rglob("metrics.json"))
 
 
