@@ -528,4 +528,9 @@ def main(args: Sequence[str] | None = None) -> int:
         print(f"rlnet: error: {err}", file=sys.stderr)
         return 2
     print(rep["text"])
+    from rlnet.experiments.claims import claims_for_report  # the paper's claims these rows test, if any
+
+    claims = claims_for_report(a.results, a.out)
+    if claims:
+        print(claims)
     return 0

@@ -1,0 +1,254 @@
+"""``python -m rlnet.experiments.paper {status,run,report}``: the whole paper as a sum of parts (issue 20).
+
+The parts are declared in ``sweeps/paper/parts.yaml``: one sweep file each (a figure or a panel), with its
+expected number of networks and the sizes the wall-time estimate scales from. ``run`` runs each part
+through the sweep driver (``rlnet sweep FILE --out OUT/PART --shard I/N --jobs J``: resumable, a
+finished run never runs again), then writes the part's networks to ``TABLES/PART.csv``
+(``PART.I-of-N.csv`` for a shard): one row per network (:mod:`rlnet.experiments.network_table`),
+small enough to commit as soon as the part ends. ``report`` merges every table there is, writes
+``networks.csv``, the parts' status and the table of claims (:mod:`rlnet.experiments.claims`), and
+names the parts still missing. ``status`` prints the parts, what is done and the estimates.
+
+Estimates are estimates: the measured wall time of the Fig. 1 Neurogym grid on the 2-core machine
+(``reference`` in the file) scaled by networks x steps x N^2 x seq_len x batch.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: sweeps/ and configs/ live there
+PAPER_FILE = "sweeps/paper/parts.yaml"
+
+
+@dataclass
+class Part:
+    name: str
+    sweep: str
+    figure: str
+    networks: int
+    steps: int
+    n_hidden: list[int] = field(default_factory=list)
+    seq_len: int | None = None
+    batch: int | None = None
+    model: str = "rnn"
+    prepare: dict[str, Any] | None = None
+
+
+def _resolve(path: str | Path) -> Path:
+    """``path`` as given if it exists (relative to the working directory), else in the checkout."""
+    p = Path(path)
+    return p if p.exists() or p.is_absolute() else ROOT / p
+
+
+def load_paper(path: str | Path = PAPER_FILE) -> tuple[dict[str, Any], list[Part]]:
+    """The reference rate and the parts of ``sweeps/paper/parts.yaml`` (``ValueError`` names a bad field)."""
+    p = _resolve(path)
+    if not p.is_file():
+        raise ValueError(f"paper file {p} does not exist")
+    raw = yaml.safe_load(p.read_text())
+    if not isinstance(raw, dict) or not isinstance(raw.get("parts"), list):
+        raise ValueError(f"paper file {p}: needs 'reference' and a list 'parts'")
+    parts = []
+    for i, d in enumerate(raw["parts"]):
+        missing = [k for k in ("name", "sweep", "figure", "networks", "steps") if k not in d]
+        if missing:
+            raise ValueError(f"paper file {p}: parts[{i}] lacks {missing}")
+        n = d.get("n_hidden", [])
+        parts.append(Part(d["name"], d["sweep"], str(d["figure"]), int(d["networks"]), int(d["steps"]),
+                          [int(x) for x in (n if isinstance(n, list) else [n])], d.get("seq_len"), d.get("batch"),
+                          d.get("model", "rnn"), d.get("prepare")))
+    names = [q.name for q in parts]
+    if len(set(names)) != len(names):
+        raise ValueError(f"paper file {p}: part names repeat")
+    return raw.get("reference") or {}, parts
+
+
+def estimate_minutes(part: Part, ref: dict[str, Any]) -> tuple[float, float] | None:
+    """(low, high) minutes: the reference wall time times the part's share of network-steps x N^2 x
+    seq_len x batch; None for parts that are not RNNs (no measured rate)."""
+    if part.model != "rnn" or not part.n_hidden or part.seq_len is None or part.batch is None:
+        return None
+    n2 = sum(n * n for n in part.n_hidden) / len(part.n_hidden)
+    work = part.networks * part.steps * n2 * part.seq_len * part.batch
+    ref_work = ref["networks"] * ref["steps"] * ref["n_hidden"] ** 2 * ref["seq_len"] * ref["batch"]
+    lo, hi = ref["minutes"]
+    return lo * work / ref_work, hi * work / ref_work
+
+
+def _table_name(part: str, shard: tuple[int, int]) -> str:
+    return f"{part}.csv" if shard == (0, 1) else f"{part}.{shard[0]}-of-{shard[1]}.csv"
+
+
+def _sweep_main():
+    try:
+        from rlnet.experiments.sweep import main
+    except ImportError:  # before the move into rlnet/experiments/
+        from rlnet.sweep import main
+    return main
+
+
+def export_part(part: str, out: Path, tables: Path, shard: tuple[int, int]) -> int:
+    """Write the part's finished networks to its table; returns how many."""
+    from rlnet.experiments.network_table import rows_from_db, write_csv
+
+    db = out / part / "results.db"
+    rows = rows_from_db(db) if db.is_file() else []
+    if rows:
+        write_csv(rows, tables / _table_name(part, shard))
+    return len(rows)
+
+
+def networks_done(tables: Path) -> dict[str, int]:
+    """Networks per part in the tables (shards merged; a network counted once)."""
+    from collections import Counter
+
+    from rlnet.experiments.network_table import load_rows  # each network once, shards merged
+
+    if not (tables.is_dir() and any(tables.glob("*.csv"))):
+        return {}
+    return dict(Counter(str(r.get("part")) for r in load_rows(tables)))
+
+
+def status_table(parts: list[Part], ref: dict[str, Any], tables: Path) -> str:
+    done = networks_done(tables)
+    lines = ["| part | figure | networks done / expected | estimate (minutes, 2-core machine) |", "|---|---|---|---|"]
+    total = [0.0, 0.0]
+    for p in parts:
+        est = estimate_minutes(p, ref)
+        if est:
+            total = [total[0] + est[0], total[1] + est[1]]
+        n = done.get(p.name, 0)
+        mark = "" if n >= p.networks else (" (missing)" if n == 0 else " (partial)")
+        lines.append(f"| {p.name} | {p.figure} | {n} / {p.networks}{mark} | "
+                     + (f"{est[0]:.1f}-{est[1]:.1f}" if est else f"no measured rate ({p.model})") + " |")
+    lines.append(f"| all RNN parts | | | {total[0]:.0f}-{total[1]:.0f} ({total[0] / 60:.1f}-{total[1] / 60:.1f} h) |")
+    return "\n".join(lines)
+
+
+def missing_parts(parts: list[Part], tables: Path) -> list[str]:
+    """Parts with fewer networks than expected: ``name`` if none, ``name (k of n)`` if some."""
+    done = networks_done(tables)
+    return [p.name if not done.get(p.name) else f"{p.name} ({done[p.name]} of {p.networks})"
+            for p in parts if done.get(p.name, 0) < p.networks]
+
+
+def run_parts(parts: list[Part], out: Path, tables: Path, jobs: int, shard: tuple[int, int], dry_run: bool,
+              extra: Sequence[str] = ()) -> int:
+    """Each part through the sweep driver, then its table. Returns the worst exit status."""
+    sweep_main = _sweep_main()
+    worst = 0
+    for p in parts:
+        if p.prepare and not _resolve(p.prepare["creates"]).exists():
+            cmd = [sys.executable if c in ("python", "python3") else c for c in p.prepare["command"]]
+            print(f"# {p.name}: prepare ({p.prepare['creates']} missing): {' '.join(cmd)}", flush=True)
+            if not dry_run:  # every shard that lacks it (the teacher is seeded: the same network each time)
+                rc = subprocess.call(cmd)
+                if rc != 0:
+                    print(f"rlnet paper: part {p.name}: its preparation failed (exit status {rc}); skipped",
+                          file=sys.stderr)
+                    worst = max(worst, 1)
+                    continue
+        args = [str(_resolve(p.sweep)), "--out", str(out / p.name), "--shard", f"{shard[0]}/{shard[1]}",
+                "--jobs", str(jobs), *extra]
+        if dry_run:
+            args.append("--dry-run")
+        print(f"# {p.name} ({p.figure}): rlnet sweep {' '.join(args)}", flush=True)
+        rc = int(sweep_main(args) or 0)
+        if rc == 2:  # a user error (bad file): one line already printed
+            return 2
+        worst = max(worst, rc)
+        if not dry_run:
+            n = export_part(p.name, out, tables, shard)
+            print(f"# {p.name}: {n} networks in {tables / _table_name(p.name, shard)}", flush=True)
+    return worst
+
+
+def report(parts: list[Part], ref: dict[str, Any], tables: Path, out: Path) -> str:
+    """Merge the tables; write networks.csv, parts.md and the claims (claims.md/.csv/.json)."""
+    from rlnet.experiments.claims import write_claims
+    from rlnet.experiments.network_table import load_rows, write_csv
+
+    rows = load_rows(tables) if tables.is_dir() and any(tables.glob("*.csv")) else []
+    out.mkdir(parents=True, exist_ok=True)
+    if rows:
+        write_csv(rows, out / "networks.csv")
+    missing = missing_parts(parts, tables)
+    status = status_table(parts, ref, tables)
+    (out / "parts.md").write_text("## Parts of the paper run\n\n" + status + "\n")
+    claims = write_claims(rows, out, missing)
+    return (f"# The paper, claim by claim ({len(rows)} networks from {tables})\n\n"
+            + claims["text"] + "\n## Parts of the paper run\n\n" + status + "\n")
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must be I/N (e.g. 0/4), got {text!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ValueError(f"--shard I/N needs 0 <= I < N, got {text!r}")
+    return i, n
+
+
+def build_parser():
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m rlnet.experiments.paper", description=__doc__.split("\n\n")[0])
+    p.add_argument("command", choices=("status", "run", "report"))
+    p.add_argument("--paper", default=PAPER_FILE, help="the list of parts (default sweeps/paper/parts.yaml)")
+    p.add_argument("--parts", default=None, help="comma-separated part names (default: all)")
+    p.add_argument("--out", default="results/paper", help="where the runs go (not committed)")
+    p.add_argument("--tables", default="paper/tables", help="the per-network tables, one per part (commit these)")
+    p.add_argument("--report", default="paper/report", help="where report writes")
+    p.add_argument("--jobs", type=int, default=2, help="runs at once (one torch thread each)")
+    p.add_argument("--shard", default="0/1", help="run only runs k with k %% N == I of every part")
+    p.add_argument("--dry-run", action="store_true", help="list each part's commands and what is done; run nothing")
+    return p
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        a = parser.parse_args(list(sys.argv[1:] if args is None else args))
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    try:
+        ref, parts = load_paper(a.paper)
+        if a.parts:
+            want = [s.strip() for s in a.parts.split(",") if s.strip()]
+            unknown = [w for w in want if w not in {p.name for p in parts}]
+            if unknown:
+                raise ValueError(f"unknown parts {unknown}; known: {[p.name for p in parts]}")
+            parts = [p for p in parts if p.name in want]
+        shard = _parse_shard(a.shard)
+        if a.jobs < 1:
+            raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
+        out, tables, rep = (Path(x).resolve() for x in (a.out, a.tables, a.report))
+        if a.command == "status":
+            print(status_table(parts, ref, tables))
+            return 0
+        if a.command == "report":
+            print(report(parts, ref, tables, rep))
+            return 0
+        if not Path("configs").is_dir():  # the sweeps name configs/... relative to the checkout
+            os.chdir(ROOT)
+        return run_parts(parts, out, tables, a.jobs, shard, a.dry_run)
+    except ValueError as err:
+        print(f"rlnet: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rlnet paper: interrupted; run the same command again to finish what is missing", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""The paper command (issue 20, item 1): the declared parts, the dry run through the sweep driver (no
+training), the per-part tables, the estimates, and the report that names the missing parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rlnet.experiments import network_table as T
+from rlnet.experiments import paper as P
+
+try:
+    from rlnet.experiments.sweep import load_sweep, plan
+    from rlnet.experiments.sweep import main as sweep_main
+except ImportError:  # before the move into rlnet/experiments/
+    from rlnet.sweep import load_sweep, plan
+    from rlnet.sweep import main as sweep_main
+try:
+    from rlnet.experiments.results_db import ResultsDB
+except ImportError:
+    from rlnet.results_db import ResultsDB
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def members_per_run(params: dict, command: list[str]) -> int:
+    if "model.init_args.seeds" in params:
+        return len(params["model.init_args.seeds"])
+    cfg = params.get("config") or command[command.index("--config") + 1]
+    model = (yaml.safe_load((ROOT / cfg).read_text()).get("model") or {}).get("init_args") or {}
+    return int(model.get("n_members", 1))
+
+
+def test_every_part_is_a_sweep_file_with_the_declared_number_of_networks():
+    _, parts = P.load_paper(ROOT / "sweeps/paper/parts.yaml")
+    assert len(parts) == len({p.name for p in parts})
+    for p in parts:
+        sweep = load_sweep(ROOT / p.sweep)
+        assert sweep.name == p.name, p.name
+        runs = plan(sweep)
+        if p.model == "rnn":
+            assert sum(members_per_run(r.params, sweep.command) for r in runs) == p.networks, p.name
+    claimed = {q for c in __import__("rlnet.experiments.claims", fromlist=["CLAIMS"]).CLAIMS for q in c.parts}
+    assert claimed <= {p.name for p in parts}  # every claim reads a part the command runs
+
+
+def test_estimate_scales_the_measured_grid():
+    ref = {"networks": 120, "steps": 10000, "n_hidden": 300, "seq_len": 8, "batch": 32, "minutes": [10.6, 17.0]}
+    p = P.Part("x", "s.yaml", "Fig. 1", 40, 10000, [300], 8, 32)
+    assert P.estimate_minutes(p, ref) == pytest.approx((10.6 / 3, 17.0 / 3))
+    p = P.Part("x", "s.yaml", "Fig. 9", 120, 5000, [100, 200, 300], 8, 32)
+    share = 0.5 * (100**2 + 200**2 + 300**2) / 3 / 300**2
+    assert P.estimate_minutes(p, ref) == pytest.approx((10.6 * share, 17.0 * share))
+    assert P.estimate_minutes(P.Part("y", "s.yaml", "Fig. 4A", 100, 20000, model="linear"), ref) is None
+
+
+def test_dry_run_lists_each_parts_shard_and_trains_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out, tables = tmp_path / "out", tmp_path / "tables"
+    rc = P.main(["run", "--dry-run", "--parts", "fig1_2af,fig2_2af_chain", "--shard", "1/2",
+                 "--out", str(out), "--tables", str(tables)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "--shard 1/2" in text
+    todo = [ln for ln in text.splitlines() if ln.startswith(("todo", "done"))]
+    # exactly what the sweep driver itself lists for each part's shard
+    want = []
+    for part in ("fig1_2af", "fig2_2af_chain"):
+        assert sweep_main([f"sweeps/{part}.yaml", "--out", str(out / part), "--shard", "1/2", "--jobs", "2",
+                           "--dry-run"]) == 0
+        want += [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(("todo", "done"))]
+    assert todo == want and todo and all(ln.startswith("todo") for ln in todo)
+    assert any("configs/2af_chain_" in ln for ln in todo) and any("2af_lowrank" in ln or "fig1" in ln for ln in todo)
+    assert not tables.exists() and not list(out.rglob("metrics.json"))
+
+
+def test_export_and_report_name_the_missing_parts(tmp_path):
+    db = ResultsDB(tmp_path / "out" / "fig1_2af" / "results.db")
+    members = [{"seed": s, "connectivity": {"name": "svd", "rank": r}, "diverged": False, "accuracy": 0.9,
+                "weight_change_norm": 2.0 - r / 300 + 0.01 * s, "representation_alignment": 0.5 + r / 1000 + 0.01 * s,
+                "kernel_alignment": 0.8 + r / 2000 - 0.001 * s} for r in (1, 300) for s in range(5)]
+    metrics = {"config": {"model": {"init_args": {"n_hidden": 300}}, "data": {"init_args": {"task": "2af"}}},
+               "measure_settings": {"probe_trials": 320}, "members": members}
+    db.record("run0", "fig1_2af", {"model.init_args.seeds": [0, 1, 2, 3, 4]}, "ok", metrics=metrics)
+    db.record("run1", "fig1_2af", {}, "failed", error="boom")
+    assert P.export_part("fig1_2af", tmp_path / "out", tmp_path / "tables", (0, 1)) == 10
+    assert (tmp_path / "tables" / "fig1_2af.csv").exists()
+    # a second shard's table overlapping the first: each network counted once
+    P.export_part("fig1_2af", tmp_path / "out", tmp_path / "tables", (1, 2))
+    assert len(T.load_rows(tmp_path / "tables")) == 10
+    rc = P.main(["report", "--tables", str(tmp_path / "tables"), "--report", str(tmp_path / "rep")])
+    assert rc == 0
+    claims = (tmp_path / "rep" / "claims.md").read_text()
+    missing = claims.split("### Parts not run yet (or not complete)")[1]
+    assert "fig1_dms," in missing and "fig1_2af (10 of 40)" in missing
+    parts = (tmp_path / "rep" / "parts.md").read_text()
+    assert "| fig1_2af | Fig. 1 | 10 / 40 (partial) |" in parts
+    assert (tmp_path / "rep" / "networks.csv").exists()
+    assert "| Fig. 1 | 2AF: higher rank -> larger KA | Spearman |" in claims
+
+
+def test_unknown_part_is_one_line_and_status_2(capsys):
+    assert P.main(["status", "--parts", "fig99"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rlnet: error: unknown parts ['fig99']")
+
+
+def test_report_writes_the_claims_of_a_sweep_table(tmp_path, capsys):
+    try:
+        from rlnet.experiments.report import main as report_main
+    except ImportError:
+        from rlnet.report import main as report_main
+    db = ResultsDB(tmp_path / "results.db")
+    members = [{"seed": s, "connectivity": {"name": "svd", "rank": r}, "diverged": False, "accuracy": 0.9,
+                "weight_change_norm": 2.0 - r / 300 + 0.01 * s, "representation_alignment": 0.5 + r / 1000,
+                "kernel_alignment": 0.8 + r / 2000 - 0.001 * s} for r in (1, 300) for s in range(5)]
+    db.record("run0", "fig1_2af", {}, "ok", metrics={"config": {"data": {"init_args": {"task": "2af"}}},
+                                                     "members": members})
+    assert report_main([str(tmp_path / "results.db"), "--out", str(tmp_path / "rep")]) == 0
+    assert "## Claims of the paper" in capsys.readouterr().out
+    text = (tmp_path / "rep" / "claims.md").read_text()
+    assert "3 claims: 3 holds" in text  # only Fig. 1 2AF's claims: the rows hold no other part
