@@ -1,0 +1,1 @@
+"""Running many trainings: sweeps, grids and how their parameters are drawn."""
