@@ -143,7 +143,8 @@ class MetricsCallback(L.Callback):
         """Top-level sections of ``metrics.json``."""
         return {}
 
-    def member_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> list[dict]:
+    def member_metrics(self, trainer: L.Trainer | None = None, pl_module: L.LightningModule | None = None
+                       ) -> list[dict]:
         """One dict per network (ensemble member), merged into ``metrics.json``'s ``"members"``."""
         return []
 

@@ -85,7 +85,8 @@ class StopAtAccuracy(MetricsCallback):
         params = [p for group in optimizer.param_groups for p in group["params"]]
         freeze_members(params, optimizer, keep)
 
-    def member_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> list[dict]:
+    def member_metrics(self, trainer: L.Trainer | None = None, pl_module: L.LightningModule | None = None
+                       ) -> list[dict]:
         """Per-member entries of ``metrics.json``."""
         return [{"stopped_at_step": s, "accuracy_at_stop": a, "reached_target": s is not None,
                  "target_accuracy": self.target} for s, a in zip(self.stopped_at, self.accuracy_at_stop)]

@@ -105,8 +105,9 @@ class LazinessCallback(MeasuringCallback):
         return members
 
     # ---- metrics.json --------------------------------------------------------------------------
-    def member_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> list[dict]:
-        if self.snapshot is None:
+    def member_metrics(self, trainer: L.Trainer | None = None, pl_module: L.LightningModule | None = None
+                       ) -> list[dict]:
+        if self._members is None and (self.snapshot is None or pl_module is None):
             return []
         if self._members is None:
             with measuring(pl_module):
