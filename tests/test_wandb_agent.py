@@ -129,3 +129,37 @@ def test_wandb_agent_commands_parse(name, tmp_path, monkeypatch):
             node = node[part]
         assert node == value, key
     assert cli.trainer.logger.mode == "online" and cli.trainer.logger.version == "run7"
+
+
+# Configs that python -m rlnet grid runs as one ensemble each (no sweep: its runs log nothing by design).
+GRID_ONLY = {"fig1"}
+
+
+def test_no_sweepable_config_switches_logging_off():
+    for cfg in sorted(REPO.glob("configs/**/*.yaml")):
+        if cfg.parent.name in GRID_ONLY:
+            continue
+        trainer = (yaml.safe_load(cfg.read_text()) or {}).get("trainer") or {}
+        assert trainer.get("logger", True) is not False, cfg
+
+
+def test_final_measures_reach_the_active_logger(tmp_path):
+    """A linear config (they used to set ``logger: false``) logs its end-of-training summary, the
+    metric the sweep files name, to the logger that is active (here Lightning's CSVLogger)."""
+    import csv
+    import json
+
+    from rlnet.cli import main
+
+    run = tmp_path / "run"
+    assert main(["fit", "--config", str(REPO / "configs/linear_fig3b_aligned.yaml"), "--trainer.max_steps", "5",
+                 "--model.init_args.n_hidden", "8", "--laziness.kernel_trials", "6", "--laziness.verbose", "false",
+                 "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
+                 "--trainer.logger.save_dir", str(tmp_path / "csv"), "--trainer.default_root_dir", str(run)]) == 0
+    summary = json.loads((run / "metrics.json").read_text())["summary"]
+    (path,) = (tmp_path / "csv").rglob("metrics.csv")
+    rows = [r for r in csv.DictReader(path.open()) if r.get("final/mean_kernel_alignment")]
+    assert len(rows) == 1
+    assert float(rows[0]["final/mean_kernel_alignment"]) == pytest.approx(summary["mean_kernel_alignment"], rel=1e-12)
+    metric = yaml.safe_load((REPO / "sweeps/fig3b_linear.yaml").read_text())["metric"]["name"]
+    assert metric == "final/mean_kernel_alignment"
