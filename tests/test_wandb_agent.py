@@ -67,6 +67,7 @@ def test_no_environment_gives_an_offline_logger(tmp_path, clean_env):
     assert isinstance(logger, WandbLogger)
     assert logger.mode == "offline" and logger._wandb_init["mode"] == "offline"
     assert logger._wandb_init["project"] == "rlnet" and logger.version is None
+    assert logger._offline is False  # Lightning's flag that would export WANDB_MODE=dryrun on first use
     logger = _cli_logger(tmp_path, "--trainer.logger.init_args.offline", "false")  # explicit wins
     assert logger.mode == "online"
 
