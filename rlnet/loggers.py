@@ -7,15 +7,15 @@ metric. rlnet adds one thing: with nothing set it logs offline, so no account is
 
 :func:`wandb_mode` is the rule (environment in, mode out):
 
-==================================================  ============
-environment                                         mode
-==================================================  ============
-``WANDB_MODE=online`` (or ``run``)                   ``online``
-``WANDB_MODE=offline`` (or ``dryrun``)               ``offline``
-``WANDB_MODE=disabled``                              ``disabled``
+====================================================  ============
+environment                                           mode
+====================================================  ============
+``WANDB_MODE=online`` (or ``run``)                    ``online``
+``WANDB_MODE=offline`` (or ``dryrun``)                ``offline``
+``WANDB_MODE=disabled``                               ``disabled``
 no ``WANDB_MODE``, ``WANDB_SWEEP_ID`` set (an agent)  ``online``
-nothing set                                         ``offline``
-==================================================  ============
+nothing set                                           ``offline``
+====================================================  ============
 
 :class:`WandbLogger` passes the mode to ``wandb.init(mode=...)`` instead of letting Lightning set
 ``WANDB_MODE=dryrun`` in the process environment (Lightning's ``offline=True`` does that, which

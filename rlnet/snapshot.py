@@ -7,17 +7,17 @@ end (and during training). It travels in Lightning checkpoints as the callback's
 measures against the same start and a teacher's initial weights can be read back
 (:mod:`rlnet.connectivity.teacher`, ``structure_of='learned'``). Keys:
 
-=========================  ===========================================================
-key                        value
-=========================  ===========================================================
-``probe_x``                probe inputs (trials on the module's trial dimension)
-``probe_y``                probe targets, when the probe has them
-``weight/<name>``          initial weight ``<name>``, member dimension first ``(E, ...)``
-``representation``         initial representation on the probe ``(E, trials, features)``
-``kernel``                 initial tangent kernel ``(E, M, M)``
-``rates``                  initial activity for sign similarity (laziness callback)
-``targets``                targets in the kernel's row order ``(M,)`` (kernel tracking)
-=========================  ===========================================================
+==================  ==============================================================
+key                 value
+==================  ==============================================================
+``probe_x``         probe inputs (trials on the module's trial dimension)
+``probe_y``         probe targets, when the probe has them
+``weight/<name>``   initial weight ``<name>``, member dimension first ``(E, ...)``
+``representation``  initial representation on the probe ``(E, trials, features)``
+``kernel``          initial tangent kernel ``(E, M, M)``
+``rates``           initial activity for sign similarity (laziness callback)
+``targets``         targets in the kernel's row order ``(M,)`` (kernel tracking)
+==================  ==============================================================
 
 Reading a snapshot never imports or calls anything named in it: it is tensors under these keys.
 

@@ -3,28 +3,28 @@
 The semantics are W&B's own (its sweep config schema and ``HyperParameter.ppf`` in the ``sweeps``
 package that runs W&B's controller; https://docs.wandb.ai/guides/sweeps/sweep-config-keys):
 
-=============================  =================================  ==========================================
-distribution                   keys (defaults)                    value
-=============================  =================================  ==========================================
-``constant``                   ``value``                          ``value``
-``categorical``                ``values``                         one of ``values``, uniformly
-``categorical_w_probabilities``  ``values``, ``probabilities``    one of ``values`` with those probabilities
-``int_uniform``                ``min``, ``max`` (integers)        integer in ``[min, max]``, both ends included
-``uniform``                    ``min``, ``max``                   real in ``[min, max]``
-``q_uniform``                  ``min``, ``max``, ``q`` (1.0)      ``round(U(min, max) / q) * q``
-``log_uniform``                ``min``, ``max`` (exponents!)      ``exp(U(min, max))``
-``log_uniform_values``         ``min`` > 0, ``max``               ``exp(U(log min, log max))``
-``q_log_uniform``              ``min``, ``max``, ``q`` (1.0)      ``round(exp(U(min, max)) / q) * q``
-``q_log_uniform_values``       ``min`` > 0, ``max``, ``q`` (1.0)  ``round(exp(U(log min, log max)) / q) * q``
-``inv_log_uniform``            ``min``, ``max``                   ``exp(-U(min, max))``
-``inv_log_uniform_values``     ``min`` > 0, ``max``               ``exp(-U(-log max, -log min))``
-``normal``                     ``mu`` (0), ``sigma`` (1)          ``N(mu, sigma^2)``
-``q_normal``                   ``mu``, ``sigma``, ``q`` (1.0)     ``round(N(mu, sigma^2) / q) * q``
-``log_normal``                 ``mu`` (0), ``sigma`` (1)          ``exp(N(mu, sigma^2))``
-``q_log_normal``               ``mu``, ``sigma``, ``q`` (1.0)     ``round(exp(N(mu, sigma^2)) / q) * q``
-``beta``                       ``a`` (1), ``b`` (1)               ``Beta(a, b)``
-``q_beta``                     ``a``, ``b``, ``q`` (1.0)          ``round(Beta(a, b) / q) * q``
-=============================  =================================  ==========================================
+===============================  =================================  =============================================
+distribution                     keys (defaults)                    value
+===============================  =================================  =============================================
+``constant``                     ``value``                          ``value``
+``categorical``                  ``values``                         one of ``values``, uniformly
+``categorical_w_probabilities``  ``values``, ``probabilities``      one of ``values`` with those probabilities
+``int_uniform``                  ``min``, ``max`` (integers)        integer in ``[min, max]``, both ends included
+``uniform``                      ``min``, ``max``                   real in ``[min, max]``
+``q_uniform``                    ``min``, ``max``, ``q`` (1.0)      ``round(U(min, max) / q) * q``
+``log_uniform``                  ``min``, ``max`` (exponents!)      ``exp(U(min, max))``
+``log_uniform_values``           ``min`` > 0, ``max``               ``exp(U(log min, log max))``
+``q_log_uniform``                ``min``, ``max``, ``q`` (1.0)      ``round(exp(U(min, max)) / q) * q``
+``q_log_uniform_values``         ``min`` > 0, ``max``, ``q`` (1.0)  ``round(exp(U(log min, log max)) / q) * q``
+``inv_log_uniform``              ``min``, ``max``                   ``exp(-U(min, max))``
+``inv_log_uniform_values``       ``min`` > 0, ``max``               ``exp(-U(-log max, -log min))``
+``normal``                       ``mu`` (0), ``sigma`` (1)          ``N(mu, sigma^2)``
+``q_normal``                     ``mu``, ``sigma``, ``q`` (1.0)     ``round(N(mu, sigma^2) / q) * q``
+``log_normal``                   ``mu`` (0), ``sigma`` (1)          ``exp(N(mu, sigma^2))``
+``q_log_normal``                 ``mu``, ``sigma``, ``q`` (1.0)     ``round(exp(N(mu, sigma^2)) / q) * q``
+``beta``                         ``a`` (1), ``b`` (1)               ``Beta(a, b)``
+``q_beta``                       ``a``, ``b``, ``q`` (1.0)          ``round(Beta(a, b) / q) * q``
+===============================  =================================  =============================================
 
 Without ``distribution`` W&B infers it: ``value`` -> constant, ``values`` -> categorical (with
 ``probabilities``: categorical_w_probabilities), ``min``/``max`` both integers -> int_uniform, else
