@@ -182,7 +182,8 @@ def apply_seed_everything(cfg: Namespace) -> list[str]:
         return []
     seed, said = int(seed), []
     for section in ("model", "data"):
-        init = (cfg.get(section) or {}).get("init_args") if cfg.get(section) is not None else None
+        part = cfg.get(section)
+        init = part.get("init_args") if part is not None else None
         if init is None or "seed" not in init:
             continue
         explicit = init.get("seeds") if section == "model" else None
