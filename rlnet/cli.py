@@ -35,10 +35,8 @@ class UserError(Exception):
     """An error the user can fix (bad config, bad file): printed as one line, exit status 2."""
 
 
-DEFAULT_LOGGER = {
-    "class_path": "lightning.pytorch.loggers.WandbLogger",
-    "init_args": {"offline": True, "project": "rlnet"},
-}
+# Online to the agent's run under `wandb agent` (or WANDB_MODE=online), offline otherwise: rlnet.loggers.
+DEFAULT_LOGGER = {"class_path": "rlnet.loggers.WandbLogger", "init_args": {}}
 
 
 class RLNetCLI(LightningCLI):
@@ -62,6 +60,7 @@ class RLNetCLI(LightningCLI):
         if cfg.num_threads < 1:
             raise UserError(f"num_threads must be >= 1, got {cfg.num_threads}")
         torch.set_num_threads(cfg.num_threads)
+        apply_seed_everything(cfg)
         trainer = cfg.trainer
         if trainer.default_root_dir in (None, "", os.getcwd(), "."):
             stem = "run"
@@ -173,6 +172,39 @@ class RLNetCLI(LightningCLI):
         return None
 
 
+def apply_seed_everything(cfg: Namespace) -> list[str]:
+    """Lightning's ``seed_everything`` seeds what the run draws: every ``seed`` of the model and the
+    data left unset (``None``) becomes ``seed_everything``, so ``--seed_everything 5`` trains the
+    networks of seed 5 on the data stream of seed 5. A seed given explicitly (``model.init_args.seed``,
+    ``model.init_args.seeds``, ``data.init_args.seed``) wins; when it differs from
+    ``seed_everything`` one line says so. ``seed_everything: false`` leaves the seeds unset (the
+    classes then use 0). Returns the lines logged."""
+    from lightning.pytorch.utilities import rank_zero_info
+
+    seed = cfg.get("seed_everything")
+    if seed is None or isinstance(seed, bool):  # false: no seeding; true was replaced by Lightning's draw
+        return []
+    seed, said = int(seed), []
+    for section in ("model", "data"):
+        part = cfg.get(section)
+        init = part.get("init_args") if part is not None else None
+        if init is None or "seed" not in init:
+            continue
+        explicit = init.get("seeds") if section == "model" else None
+        if explicit is not None:
+            if list(explicit) != [seed + e for e in range(len(explicit))]:
+                said.append(f"{section}.init_args.seeds={list(explicit)} set the initial weights; "
+                            f"seed_everything={seed} does not change them")
+        elif init["seed"] is None:
+            init["seed"] = seed
+        elif int(init["seed"]) != seed:
+            said.append(f"{section}.init_args.seed={init['seed']} wins over seed_everything={seed} "
+                        f"(explicit seeds win; leave it out to follow seed_everything)")
+    for line in said:
+        rank_zero_info(f"rlnet: {line}")
+    return said
+
+
 def build_cli(args: Sequence[str], run: bool = True) -> RLNetCLI:
     from lightning import LightningDataModule, LightningModule
 
@@ -201,7 +233,6 @@ def main(args: Sequence[str] | None = None) -> int:
             != commands.LIGHTNING:
         return commands.main(args)  # the subcommand table, and the subcommands with their own modules
     args = resolve_config_args(args)  # --config dms_lowrank, rlnet://configs/..., configs/... from anywhere
-    os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
     try:
         argv, sys.argv = sys.argv, sys.argv[:1]  # LightningCLI warns when argv and args both hold arguments

@@ -405,43 +405,84 @@ def figure_spectra(recs, x, panels, path: Path) -> Path:
         ax_er.scatter(np.full(len(ys), k) + np.linspace(-0.1, 0.1, len(ys)), ys, s=12, color=f"C{k % 10}")
     ax_er.set_xticks(range(len(xs)), [str(v) for v in xs])
     ax_er.set_xlabel(_xlabel(x))
-    ax_er.set_title("effective rank Σ|λ| / (|λ_1| N)", fontsize=9)
+    ax_er.set_title("effective rank of initial W_h", fontsize=9)
+    ax_er.set_ylabel("Σ|λ_i| / (|λ_1| N)  (÷ N)", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
 
 
+# What each series measures, for panel titles and axes; a rank divided by N says so.
+SERIES_LABELS = {
+    "kernel_alignment": ("kernel alignment with K_0", "KA(K_t, K_0)"),
+    "task_alignment": ("task alignment", "yᵀK_t y / (‖y‖² Tr K_t)"),
+    "label_alignment": ("centred label alignment", "CKA(K_t, y yᵀ)"),
+    "kernel_effective_rank": ("kernel effective rank", "Tr K_t / λ_max(K_t)  (not ÷ N)"),
+    "representation_alignment": ("representation alignment with R_0", "RA(R_t, R_0)"),
+    "weight_change_norm": ("weight change", "‖W_t − W_0‖_F"),
+}
+
+
 def figure_training(recs, x, panels, path: Path) -> Path | None:
-    """Series saved during training (e.g. alignment with K_0, task alignment): mean over networks per
-    cell; None when no run saved series."""
+    """Series saved during training (alignment with K_0, task alignment, ...): a grid of labelled
+    panels (A, B, ...), one per (task/panel, series), at most three across; in each, one line per
+    cell (rank or structure) with the mean over its networks and a shaded band of ± 1 sample sd
+    (ddof = 1) where the cell has several networks. One legend for the figure names the lines and
+    the bands. None when no run saved series."""
     with_hist = [r for r in recs if r.get("history") and r["history"].get("step")]
     if not with_hist:
         return None
     plt = _plt()
-    keys = sorted({k for r in with_hist for k, v in r["history"].items() if k != "step" and v})
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    order = list(SERIES_LABELS)
+    keys = sorted({k for r in with_hist for k, v in r["history"].items() if k != "step" and v},
+                  key=lambda k: (order.index(k) if k in order else len(order), k))
     groups = _groups(with_hist, panels)
-    fig, axes = plt.subplots(len(groups), len(keys), figsize=(3.4 * len(keys), 2.9 * len(groups)), squeeze=False)
-    for i, ((task, panel), rs) in enumerate(groups.items()):
-        xs = _order([xval(r, x) for r in rs], x)
-        for j, key in enumerate(keys):
-            ax = axes[i][j]
-            for k, xv in enumerate(xs):
-                series = [(r["history"]["step"], r["history"][key]) for r in rs
-                          if xval(r, x) == xv and key in r["history"] and not r["diverged"]]
-                if not series:
-                    continue
-                steps = series[0][0]
-                ys = np.array([s for st, s in series if len(s) == len(steps)], dtype=float)
-                mean = ys.mean(0)
-                ax.plot(steps, mean, color=f"C{k % 10}", label=str(xv))
-                if len(ys) > 1:
-                    sd = ys.std(0, ddof=1)
-                    ax.fill_between(steps, mean - sd, mean + sd, color=f"C{k % 10}", alpha=0.2)
-            ax.set_xlabel("step")
-            ax.set_title(f"{task}{'' if panel == '-' else ' (' + panel + ')'}: {key}", fontsize=9)
-            ax.legend(fontsize=7, title=_xlabel(x), title_fontsize=7)
-    fig.tight_layout()
+    all_x = _order(list({xval(r, x): None for r in with_hist}), x)
+    color = {xv: f"C{k % 10}" for k, xv in enumerate(all_x)}  # one colour per cell across all panels
+    cells = [(g, key) for g in groups for key in keys]
+    ncols = min(3, len(cells))
+    nrows = math.ceil(len(cells) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.3 * nrows + 0.6), squeeze=False)
+    for ax in axes.flat[len(cells):]:
+        ax.set_visible(False)
+    drawn: dict[Any, None] = {}
+    band_sizes: set[int] = set()
+    for idx, ((task, panel), key) in enumerate(cells):
+        ax = axes.flat[idx]
+        rs = groups[(task, panel)]
+        for xv in _order([xval(r, x) for r in rs], x):
+            series = [(r["history"]["step"], r["history"][key]) for r in rs
+                      if xval(r, x) == xv and key in r["history"] and not r["diverged"]]
+            if not series:
+                continue
+            steps = series[0][0]
+            ys = np.array([s for st, s in series if len(s) == len(steps)], dtype=float)
+            mean = ys.mean(0)
+            ax.plot(steps, mean, color=color[xv])
+            drawn[xv] = None
+            if len(ys) > 1:
+                sd = ys.std(0, ddof=1)
+                ax.fill_between(steps, mean - sd, mean + sd, color=color[xv], alpha=0.2, linewidth=0)
+                band_sizes.add(len(ys))
+        title, axis = SERIES_LABELS.get(key, (key.replace("_", " "), key))
+        where = task if panel == "-" else f"{task} ({panel})"
+        ax.set_title(f"{where}: {title}", fontsize=9, loc="left")
+        ax.text(-0.14, 1.04, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[idx % 26], transform=ax.transAxes, fontsize=12,
+                fontweight="bold", va="bottom")
+        ax.set_xlabel("training step", fontsize=8)
+        ax.set_ylabel(axis, fontsize=8)
+    handles: list[Any] = [Line2D([], [], color=color[xv]) for xv in drawn]
+    labels = [f"{_xlabel(x)} {xv}".strip() for xv in drawn]
+    if band_sizes:
+        n = min(band_sizes) if len(band_sizes) == 1 else f"{min(band_sizes)}-{max(band_sizes)}"
+        handles.append(Patch(facecolor="0.55", alpha=0.35, linewidth=0))
+        labels.append(f"line: mean; shaded: ± 1 sd over a cell's networks (n = {n})")
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(handles), 5), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -53,16 +53,19 @@ MEASURE_COLUMNS = ("weight_change_norm", "representation_alignment", "kernel_ali
 
 
 def format_table(members: list[dict], columns: tuple[str, ...] = MEASURE_COLUMNS) -> str:
-    """A readable fixed-width table, one row per network."""
+    """A readable fixed-width table, one row per network; ``seed`` and ``connectivity`` columns only
+    when some member has them (a module rlnet did not write has neither)."""
     cols = [c for c in columns if any(c in m for m in members)]
-    head = ["member", "seed", "connectivity", *cols, "diverged"]
+    ident = [c for c in ("seed", "connectivity") if any(c in m for m in members)]
+    head = ["member", *ident, *cols, "diverged"]
     rows = []
     for i, m in enumerate(members):
         conn = m.get("connectivity", {})
         desc = conn.get("name", "") + "".join(
             f" {k}={conn[k]}" for k in ("rank",) if k in conn and conn[k] is not None)
+        known = {"seed": str(m.get("seed", "-")), "connectivity": desc}
         vals = [f"{m[c]:.4f}" if isinstance(m.get(c), float) else str(m.get(c, "-")) for c in cols]
-        rows.append([str(i), str(m.get("seed", "-")), desc, *vals, str(m.get("diverged", False))])
+        rows.append([str(i), *(known[c] for c in ident), *vals, str(m.get("diverged", False))])
     widths = [max(len(r[j]) for r in [head, *rows]) for j in range(len(head))]
     fmt = lambda r: "  ".join(x.rjust(w) for x, w in zip(r, widths, strict=True))  # noqa: E731
     return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, rows)])

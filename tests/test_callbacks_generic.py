@@ -135,3 +135,80 @@ def test_bad_callback_arguments():
         KernelTrackingCallback(every_n_steps=0)
     with pytest.raises(ValueError, match="kernel_steps"):
         LazinessCallback(kernel_steps="middle")
+
+
+class NoisyMLP(L.LightningModule):
+    """Dropout (draws from torch's RNG every step) and batch norm (running statistics are module
+    state): a callback that drew from the RNG or ran the module in train mode would change training."""
+
+    def __init__(self, n_in: int = 4, hidden: int = 16, n_classes: int = 3) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = nn.Sequential(nn.Linear(n_in, hidden), nn.BatchNorm1d(hidden), nn.Tanh(), nn.Dropout(0.3),
+                                 nn.Linear(hidden, n_classes))
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.3, momentum=0.9)
+
+
+def _train_noisy(root, callbacks, steps: int = 30) -> tuple[dict, NoisyMLP]:
+    L.seed_everything(3)
+    model = NoisyMLP()
+    x, y = data(64, (4,))
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)  # draws from torch's RNG
+    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=root, callbacks=callbacks)
+    trainer.fit(model, loader)  # no validation loader
+    return {k: v.clone() for k, v in model.state_dict().items()}, model
+
+
+def test_callbacks_never_change_training(tmp_path, capsys):
+    bare, _ = _train_noisy(tmp_path / "bare", [])
+    laz = LazinessCallback(kernel_trials=8)
+    track = KernelTrackingCallback(every_n_steps=7, kernel_trials=8)
+    measured, model = _train_noisy(tmp_path / "measured", [laz, track])
+    # Bit for bit: weights, batch-norm running statistics and its batch counter.
+    assert bare.keys() == measured.keys()
+    for k in bare:
+        assert torch.equal(bare[k], measured[k]), k
+    assert model.training and all(m.training for m in model.modules())  # modes given back
+
+    out = json.loads((tmp_path / "measured" / "metrics.json").read_text())
+    # The probe: a copy of the first training batch (16 trials, on dim 0), not a pull of its own.
+    assert out["measure_settings"]["probe_trials"] == 16 and laz.snapshot["probe_x"].shape == (16, 4)
+    assert out["measure_settings"]["kernel_trials"] == 8
+    assert out["tracking"]["steps"] == [0, 7, 14, 21, 28, 30]
+    assert out["config"]["model"]["class_path"].endswith("NoisyMLP")
+    assert out["config"]["model"]["init_args"] == {"n_in": 4, "hidden": 16, "n_classes": 3}
+    assert out["steps"] == 30 and out["seeds"]["seed_everything"] == 3
+    # The first training batch after seed_everything(3) is exactly what the snapshot holds.
+    L.seed_everything(3)
+    NoisyMLP()  # the same draws as in _train_noisy before the loader
+    x, y = data(64, (4,))
+    first = next(iter(DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)))
+    assert torch.equal(laz.snapshot["probe_x"], first[0]) and torch.equal(laz.snapshot["probe_y"], first[1])
+    # The printed table has no seed / connectivity columns for a module without them.
+    table = capsys.readouterr().out
+    header = next(ln for ln in table.splitlines() if ln.strip().startswith("member"))
+    assert header.split() == ["member", "weight_change_norm", "representation_alignment", "kernel_alignment",
+                              "sign_similarity", "final_loss", "accuracy", "diverged"]
+
+
+def test_no_run_folder_never_writes_into_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = TinyMLP()
+    x, y = data(32, (4,))
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[LazinessCallback(kernel_trials=4, verbose=False)])
+    trainer.fit(model, DataLoader(TensorDataset(x, y), batch_size=8))
+    assert not (tmp_path / "metrics.json").exists()
+    (written,) = (tmp_path / "lightning_logs").glob("rlnet-*/metrics.json")
+    assert json.loads(written.read_text())["steps"] == 2
+    assert not list(written.parent.glob(".metrics.json.*"))  # the temporary file is gone (os.replace)

@@ -3,11 +3,13 @@ training ends at 97 % accuracy).
 
 Every ``every_n_steps`` the callback scores each member on the DataModule's validation batches
 (or its probe batch) through the module's ``laziness_scores(x, y)['accuracy']``. A member that
-reaches ``target`` is *frozen*: from then on its gradient and its optimiser state (e.g. SGD's
-momentum buffer) are zeroed before each step, so its weights are exactly those it had when it
-reached the target, as if it had been trained alone and stopped. The run stops when every member
+reaches ``target`` is *frozen* by :func:`rlnet.models.divergence.freeze_members` (the freezing of
+diverged members): from then on its gradient and its optimiser state (e.g. SGD's momentum buffer)
+are zeroed before each step, so its weights are exactly those it had when it reached the target,
+as if it had been trained alone and stopped. The run stops when every member
 is frozen; ``trainer.max_steps`` is the budget. Each member's stopping step and accuracy go into
-``metrics.json`` through :meth:`member_metrics`.
+``metrics.json`` through :meth:`member_metrics`. Scoring runs in eval mode with the global RNG
+states saved and restored, so the checks themselves change nothing of the training.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from rlnet.callbacks.base import MetricsCallback, measuring
+from rlnet.models.divergence import freeze_members
 
-class StopAtAccuracy(L.Callback):
+
+class StopAtAccuracy(MetricsCallback):
     """Args:
         target: accuracy at which a member stops (paper: 0.97).
         every_n_steps: how often to score (each check is a forward pass over the validation split).
@@ -54,6 +59,7 @@ class StopAtAccuracy(L.Callback):
         return correct / total
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_fit_start(trainer, pl_module)
         if not self.stopped_at:
             self.stopped_at = [None] * pl_module.n_members
             self.accuracy_at_stop = [None] * pl_module.n_members
@@ -63,7 +69,8 @@ class StopAtAccuracy(L.Callback):
         step = trainer.global_step
         if step % self.every_n_steps:
             return
-        acc = self.accuracy(trainer, pl_module)
+        with measuring(pl_module):
+            acc = self.accuracy(trainer, pl_module)
         for e, a in enumerate(acc.tolist()):
             if self.stopped_at[e] is None and a >= self.target:
                 self.stopped_at[e], self.accuracy_at_stop[e] = step, a
@@ -72,23 +79,15 @@ class StopAtAccuracy(L.Callback):
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule,
                                  optimizer: torch.optim.Optimizer) -> None:
-        frozen = [e for e, s in enumerate(self.stopped_at) if s is not None]
-        if not frozen:
+        if not any(s is not None for s in self.stopped_at):
             return
-        E = pl_module.n_members
-        with torch.no_grad():
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    if p.dim() == 0 or p.shape[0] != E:
-                        continue
-                    if p.grad is not None:
-                        p.grad[frozen] = 0
-                    for v in optimizer.state.get(p, {}).values():
-                        if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == E:
-                            v[frozen] = 0
+        keep = torch.tensor([s is None for s in self.stopped_at], device=pl_module.device)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        freeze_members(params, optimizer, keep)
 
-    def member_metrics(self) -> list[dict]:
-        """Per-member entries merged into ``metrics.json`` by the laziness callback."""
+    def member_metrics(self, trainer: L.Trainer | None = None, pl_module: L.LightningModule | None = None
+                       ) -> list[dict]:
+        """Per-member entries of ``metrics.json``."""
         return [{"stopped_at_step": s, "accuracy_at_stop": a, "reached_target": s is not None,
                  "target_accuracy": self.target} for s, a in zip(self.stopped_at, self.accuracy_at_stop)]
 

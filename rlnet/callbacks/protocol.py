@@ -22,6 +22,8 @@ protocol member                        default
 ``member_info() -> [dict]``            ``[{}]`` per member
 ``laziness_split_batch(batch)``        ``(batch[0], batch[1])`` for tuples, ``(batch, None)`` for
                                        a tensor
+``laziness_probe_batch() -> batch``    none: the datamodule's ``probe_batch()``, the first
+                                       validation batch, or a copy of the first training batch
 =====================================  ==========================================================
 
 All returned tensors carry a leading member (ensemble) dimension ``E`` (``E = 1`` by default), as
@@ -153,49 +155,25 @@ class LazinessProtocol:
         return [{} for _ in range(self.n_members())]
 
 
-def bind_protocol(callback: Any, module: nn.Module) -> LazinessProtocol:
-    """Bind ``callback.proto`` to ``module`` and fill the callback's ``weights`` and
-    ``kernel_params`` left at ``None`` with the module's own defaults."""
-    callback.proto = LazinessProtocol(module, callback.trial_dim)
-    if callback.weights is None:
-        callback.weights = callback.proto.default_weights()
-    if callback.kernel_params is None:
-        callback.kernel_params = callback.proto.default_kernel_params()
-    return callback.proto
-
-
-def resolve_probe(trainer: Any, module: nn.Module, proto: LazinessProtocol, probe: Any = None
-                  ) -> tuple[Tensor, Tensor | None] | None:
-    """The probe set: ``probe`` if given, else ``datamodule.probe_batch()``, else the first batch of
-    the validation dataloader, else of the training dataloader; ``None`` if none is available yet
-    (the callbacks then retry at ``on_train_start``, when Lightning has set the dataloaders up)."""
+def resolve_probe(trainer: Any, module: nn.Module, proto: LazinessProtocol | None, probe: Any = None) -> Any:
+    """The probe batch: ``probe`` if given, else ``datamodule.probe_batch()``, else the module's
+    ``laziness_probe_batch()``, else the first batch of the (first) validation dataloader; ``None``
+    if none is available (yet). Never the training loader: a measuring callback must not pull from
+    it or draw from the RNG its shuffling uses (the callbacks take a copy of the first batch training
+    receives instead). Call it inside :func:`rlnet.callbacks.base.measuring`: a fresh iterator over
+    a validation loader draws its base seed from torch's global generator."""
     if probe is not None:
-        return proto.split_batch(probe)
+        return probe
     dm = getattr(trainer, "datamodule", None)
     if dm is not None and callable(getattr(dm, "probe_batch", None)):
-        return proto.split_batch(dm.probe_batch())
-    for loaders in (getattr(trainer, "val_dataloaders", None), getattr(trainer, "train_dataloader", None)):
-        if loaders is None:
-            continue
-        if isinstance(loaders, dict):
-            loaders = next(iter(loaders.values()), None)
-        if isinstance(loaders, (list, tuple)):
-            loaders = loaders[0] if loaders else None
-        if loaders is None:
-            continue
-        return proto.split_batch(next(iter(loaders)))
-    return None
-
-
-class eval_mode:
-    """Measure in eval mode (no dropout, running batch statistics), then restore the mode."""
-
-    def __init__(self, module: nn.Module) -> None:
-        self.module, self.was_training = module, module.training
-
-    def __enter__(self) -> nn.Module:
-        self.module.eval()
-        return self.module
-
-    def __exit__(self, *exc: object) -> None:
-        self.module.train(self.was_training)
+        return dm.probe_batch()
+    if proto is not None and proto.has("laziness_probe_batch"):
+        return module.laziness_probe_batch()
+    loaders = getattr(trainer, "val_dataloaders", None)
+    if isinstance(loaders, dict):
+        loaders = next(iter(loaders.values()), None)
+    if isinstance(loaders, (list, tuple)):
+        loaders = loaders[0] if loaders else None
+    if loaders is None:
+        return None
+    return next(iter(loaders), None)

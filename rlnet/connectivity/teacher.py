@@ -33,6 +33,7 @@ from torch import Tensor
 from rlnet.connectivity.base import Connectivity, register
 from rlnet.connectivity.svd import svd_truncate
 from rlnet.safe_io import torch_load_safe
+from rlnet.snapshot import initial_weight_from_checkpoint
 
 
 def find_checkpoint(path: str | Path) -> Path:
@@ -49,12 +50,12 @@ def find_checkpoint(path: str | Path) -> Path:
 
 
 def _initial_W_h(ckpt: dict, p: Path) -> Tensor:
-    """The teacher's initial ``W_h``, from the laziness callback's snapshot saved in its checkpoint."""
-    for key, state in (ckpt.get("callbacks") or {}).items():
-        snap = state.get("snapshot") if isinstance(state, dict) else None
-        if str(key).startswith("LazinessCallback") and snap and "weight/W_h" in snap:
-            return snap["weight/W_h"]
-    raise ValueError(f"connectivity.structure_of='learned' needs the teacher's initial W_h, which {p} lacks")
+    """The teacher's initial ``W_h``, from the measuring callbacks' snapshot in its checkpoint
+    (the format of :mod:`rlnet.snapshot`)."""
+    w = initial_weight_from_checkpoint(ckpt, "W_h")
+    if w is None:
+        raise ValueError(f"connectivity.structure_of='learned' needs the teacher's initial W_h, which {p} lacks")
+    return w
 
 
 def load_recurrent_weight(path: str | Path, member: int = 0, learned: bool = False) -> Tensor:

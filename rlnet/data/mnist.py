@@ -222,12 +222,13 @@ class MNISTDataModule(L.LightningDataModule):
         val_fraction: share of the training file held out for validation (authors: 5,000 / 60,000).
         n_probe: probe images for the laziness measures (authors: one training batch of 200).
         n_val_batch: validation batch size.
-        seed: seed of the split, the training stream and the probe.
+        seed: seed of the split, the training stream and the probe; ``None``: 0, or rlnet's CLI
+            fills in ``seed_everything``.
     """
 
     def __init__(self, sequential: bool = True, root: str = "data", source: Source = "auto",
                  batch_size: int = 200, val_fraction: float = 1 / 12, n_probe: int = 200,
-                 n_val_batch: int = 1000, seed: int = 0) -> None:
+                 n_val_batch: int = 1000, seed: int | None = None) -> None:
         super().__init__()
         if source not in ("auto", "torchvision", "subset"):
             raise ValueError(f"data.source must be 'auto', 'torchvision' or 'subset', got {source!r}")
@@ -238,7 +239,7 @@ class MNISTDataModule(L.LightningDataModule):
             raise ValueError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
         self.sequential, self.root, self.source = bool(sequential), root, source
         self.batch_size, self.val_fraction, self.n_probe = int(batch_size), float(val_fraction), int(n_probe)
-        self.n_val_batch, self.seed = int(n_val_batch), int(seed)
+        self.n_val_batch, self.seed = int(n_val_batch), int(seed or 0)
         self._data: dict[str, tuple[Tensor, Tensor]] | None = None
         self.data_root: Path | None = None
         self.subset = False

@@ -93,7 +93,8 @@ class NeurogymDataModule(L.LightningDataModule):
         task: ``'2af'``, ``'dms'`` or ``'cxt'``.
         batch_size: trials per training batch (paper: 32).
         dt: simulation step in ms (paper: 100; Fig. 12 uses 20).
-        seed: seed of the data streams (training, probe, validation).
+        seed: seed of the data streams (training, probe, validation); ``None``: 0, or rlnet's CLI
+            fills in ``seed_everything``.
         n_probe: probe trials for the laziness measures (the authors' code: 10 batches = 320).
         n_val: validation trials.
         num_workers: 0 generates batches in the training process; 1 in a background worker
@@ -102,7 +103,7 @@ class NeurogymDataModule(L.LightningDataModule):
             trial semantics a batch at a time, :mod:`rlnet.data.vectorized`; different draws).
     """
 
-    def __init__(self, task: str = "2af", batch_size: int = 32, dt: float = 100.0, seed: int = 0,
+    def __init__(self, task: str = "2af", batch_size: int = 32, dt: float = 100.0, seed: int | None = None,
                  n_probe: int = 320, n_val: int = 320, num_workers: int = 0,
                  generator: Literal["neurogym", "vectorized"] = "neurogym") -> None:
         super().__init__()
@@ -115,7 +116,7 @@ class NeurogymDataModule(L.LightningDataModule):
             raise ValueError(f"data.dt must be > 0, got {dt}")
         if num_workers not in (0, 1):
             raise ValueError(f"data.num_workers must be 0 or 1, got {num_workers}")
-        self.task, self.batch_size, self.dt, self.seed = task, int(batch_size), float(dt), int(seed)
+        self.task, self.batch_size, self.dt, self.seed = task, int(batch_size), float(dt), int(seed or 0)
         self.n_probe, self.n_val, self.num_workers = int(n_probe), int(n_val), int(num_workers)
         self.generator = generator
         self._sampler = make_sampler(task, self.dt, generator)

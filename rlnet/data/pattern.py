@@ -72,11 +72,12 @@ class PatternDataModule(L.LightningDataModule):
         duration: trial length in ms (Bellec: 1000).
         n_input: input channels (Bellec: 100).
         rate: Poisson rate in Hz (Bellec: 50).
-        seed: draws the frozen input and the target once.
+        seed: draws the frozen input and the target once; ``None``: 0, or rlnet's CLI fills in
+            ``seed_everything``.
     """
 
     def __init__(self, dt: int = 20, duration: int = 1000, n_input: int = 100, rate: float = 50.0,
-                 seed: int = 0) -> None:
+                 seed: int | None = None) -> None:
         super().__init__()
         if int(dt) != dt or dt < 1:
             raise ValueError(f"data.dt must be a whole number of ms >= 1, got {dt}")
@@ -87,7 +88,7 @@ class PatternDataModule(L.LightningDataModule):
         if not 0 <= rate <= 1000:
             raise ValueError(f"data.rate must be in [0, 1000] Hz, got {rate}")
         self.dt, self.duration, self._n_input, self.rate, self.seed = int(dt), int(duration), int(n_input), \
-            float(rate), int(seed)
+            float(rate), int(seed or 0)
         rng = np.random.default_rng(np.random.SeedSequence([self.seed]))
         self.x = frozen_poisson_input(self._n_input, self.duration, self.rate, self.dt, rng).unsqueeze(1)
         self.y = sum_of_sines_target(self.duration, self.dt, rng).reshape(-1, 1, 1)

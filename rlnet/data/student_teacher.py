@@ -68,11 +68,13 @@ class StudentTeacherDataModule(L.LightningDataModule):
         inputs: ``'uniform'`` (``U[-2, 2]``, the paper's simulations) or ``'whitened'`` (Theorem 1).
         teacher: ``'ones'`` (``beta`` or ``w`` all ones, the paper's) or ``'gaussian'`` (``N(0, 1/d)``).
         kappa: condition number of the feature matrix ``F`` (Fig. 3); ``None``: ``F = I``.
-        seed: seed of the inputs, ``F`` and a Gaussian teacher.
+        seed: seed of the inputs, ``F`` and a Gaussian teacher; ``None``: 0, or rlnet's CLI fills
+            in ``seed_everything``.
     """
 
     def __init__(self, d: int = 2, n_samples: int = 200, inputs: Literal["uniform", "whitened"] = "uniform",
-                 teacher: Literal["ones", "gaussian"] = "ones", kappa: float | None = None, seed: int = 0) -> None:
+                 teacher: Literal["ones", "gaussian"] = "ones", kappa: float | None = None,
+                 seed: int | None = None) -> None:
         super().__init__()
         if int(d) < 1:
             raise ValueError(f"data.d must be >= 1, got {d}")
@@ -88,7 +90,7 @@ class StudentTeacherDataModule(L.LightningDataModule):
             raise ValueError(f"data.kappa needs data.d >= 2, got d={d}")
         self.d, self.n_samples, self.inputs, self.teacher = int(d), int(n_samples), inputs, teacher
         self.kappa = None if kappa is None else float(kappa)
-        self.seed = int(seed)
+        self.seed = int(seed or 0)
         gen = torch.Generator().manual_seed(self.seed)
         x = torch.rand(self.n_samples, self.d, generator=gen, dtype=torch.float64) * 4 - 2
         self.x = whiten(x) if inputs == "whitened" else x

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import torch
 from torch import Tensor
 
@@ -29,3 +31,17 @@ def sign_similarity(r_f: Tensor, r_0: Tensor, member_dims: int = 0) -> Tensor:
     """
     same = (torch.sign(r_f) == torch.sign(r_0)).flatten(member_dims)
     return same.double().mean(-1).to(r_f.dtype)
+
+
+def total_weight_change_norm(W_f: Mapping[str, Tensor], W_0: Mapping[str, Tensor], names: Iterable[str]) -> Tensor:
+    """``sqrt(sum_k ||W_f[k] - W_0[k]||_F^2)`` over the weights ``names`` (Eq. 4 over several
+    matrices), one value per network: every tensor has the member dimension first, ``(E, ...)``.
+    The difference in the weights' dtype (exact for entries within a factor 2 of their start,
+    Sterbenz), squares and sums in float64."""
+    sq = [(W_f[k].detach() - W_0[k]).flatten(1).double().pow(2).sum(1) for k in names]
+    if not sq:
+        raise ValueError("total_weight_change_norm: no weights named")
+    total = sq[0]
+    for t in sq[1:]:  # in the order named, as a running sum
+        total = total + t
+    return total.sqrt()

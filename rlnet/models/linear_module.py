@@ -45,7 +45,8 @@ class LinearModule(EnsembleModule):
         norm: ``'entry'``: entries ``N(0, sigma^2)`` (the paper's simulations, ``||W_1||_F ~ sigma
             sqrt(N d)``); ``'frobenius'``: ``||W_1||_F = ||W_2||_F = sigma`` (Theorem 1, Prop. 1).
         lr, momentum: full-batch gradient descent on ``L = 1/(2m) sum_b (y_hat_b - y_b)^2``.
-        seed, n_members, seeds: seeds ``seed .. seed + n_members - 1`` unless ``seeds`` lists them.
+        seed, n_members, seeds: seeds ``seed .. seed + n_members - 1`` unless ``seeds`` lists them
+            (``seed=None``: 0, or rlnet's CLI fills in ``seed_everything``).
         loss_tol: stop training once every member's loss is below this (``None``: run ``max_steps``).
         precision: ``'float64'`` (default; the theory's O(sigma^2) terms are small) or ``'float32'``.
     """
@@ -60,7 +61,7 @@ class LinearModule(EnsembleModule):
         norm: Literal["entry", "frobenius"] = "entry",
         lr: float = 0.01,
         momentum: float = 0.0,
-        seed: int = 0,
+        seed: int | None = None,
         n_members: int = 1,
         seeds: list[int] | None = None,
         loss_tol: float | None = None,
@@ -83,6 +84,7 @@ class LinearModule(EnsembleModule):
             raise ValueError("model.inits must list at least one structure")
         self.specs = [parse_init(s) for s in inits]
         self.save_hyperparameters()
+        seed = 0 if seed is None else int(seed)  # None: rlnet's CLI fills in seed_everything
         seed_list = list(seeds) if seeds is not None else [seed + e for e in range(n_members)]
         self.members = [(int(s), spec, *self.specs[i]) for s in seed_list for i, spec in enumerate(inits)]
         for _, spec, kind, rank in self.members:

@@ -31,12 +31,13 @@ class MLPModule(EnsembleModule):
         n_hidden: 300 in the paper.
         rank: SVD rank of the initial hidden layer (``None``: full).
         lr, momentum, optimizer: as the RNN (SGD 3e-3, momentum 0.9).
-        seed, n_members, seeds: member ``e`` uses ``seed + e`` unless ``seeds`` lists them.
+        seed, n_members, seeds: member ``e`` uses ``seed + e`` unless ``seeds`` lists them
+            (``seed=None``: 0, or rlnet's CLI fills in ``seed_everything``).
     """
 
     def __init__(self, n_input: int = 784, n_output: int = 10, n_hidden: int = 300, rank: int | None = None,
                  lr: float = 3e-3, momentum: float = 0.9, optimizer: Literal["sgd", "adam"] = "sgd",
-                 seed: int = 0, n_members: int = 1, seeds: list[int] | None = None) -> None:
+                 seed: int | None = None, n_members: int = 1, seeds: list[int] | None = None) -> None:
         super().__init__()
         check_sgd_args(lr, momentum)
         if optimizer not in ("sgd", "adam"):
@@ -48,6 +49,7 @@ class MLPModule(EnsembleModule):
                 raise ValueError(f"model.seeds has {len(seeds)} entries but model.n_members={n_members}")
             n_members = len(seeds)
         self.save_hyperparameters()
+        seed = 0 if seed is None else int(seed)  # None: rlnet's CLI fills in seed_everything
         self.seeds = list(seeds) if seeds is not None else [seed + e for e in range(n_members)]
         self.rank = None if rank is None else int(rank)
         self.lr, self.momentum, self.optimizer_name = lr, momentum, optimizer

@@ -35,6 +35,7 @@ class RNNModule(EnsembleModule):
         dt, tau: ms; ``dt = tau = 100`` in every figure run.
         lr, momentum, optimizer: SGD lr 3e-3, momentum 0.9 (the authors' code).
         seed: seed of member 0; member ``e`` uses ``seed + e`` unless ``seeds`` lists them.
+            ``None``: 0, or rlnet's CLI fills in ``seed_everything``.
         loss_steps: ``'all'`` (Neurogym: cross-entropy at every step) or ``'last'`` (sMNIST).
         loss: ``'cross_entropy'`` (classification) or ``'mse'`` (regression, targets ``(T, B, O)``).
         decision_step: the step whose rates form the representation (default: the last).
@@ -58,7 +59,7 @@ class RNNModule(EnsembleModule):
         lr: float = 3e-3,
         momentum: float = 0.9,
         optimizer: Literal["sgd", "adam"] = "sgd",
-        seed: int = 0,
+        seed: int | None = None,
         n_members: int = 1,
         seeds: list[int] | None = None,
         loss_steps: Literal["all", "last"] = "all",
@@ -86,6 +87,7 @@ class RNNModule(EnsembleModule):
         self.connectivity = connectivity if connectivity is not None else Null()
         self.dale = dale
         self.save_hyperparameters(ignore=["connectivity", "connectivities", "dale"])
+        seed = 0 if seed is None else int(seed)  # None: rlnet's CLI fills in seed_everything
         base_seeds = list(seeds) if seeds is not None else [seed + e for e in range(n_members)]
         if connectivities is not None and len(connectivities) == 0:
             raise ValueError("model.connectivities must name at least one structure")
