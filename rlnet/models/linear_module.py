@@ -194,6 +194,11 @@ class LinearModule(EnsembleModule):
         return empirical_ntk(self.net, _rows(x), params=params, implementation="structured")
 
     @torch.no_grad()
+    def laziness_targets(self, y: Tensor, steps: str = "all") -> Tensor:
+        """Targets ``(m,)`` in the kernel's row order (one output, one step)."""
+        return _rows(y).reshape(-1)
+
+    @torch.no_grad()
     def laziness_scores(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         return {"loss": self.member_losses(x, y)}
 

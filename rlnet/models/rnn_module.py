@@ -231,7 +231,12 @@ class RNNModule(EnsembleModule):
         """Targets ``(M,)`` in the kernel's row order ``(b, t, k)``: one-hot labels (cross-entropy)
         or the regression targets (MSE), at every step or the last."""
         O = self.net.W_o.shape[1]
-        Y = F.one_hot(y.long(), O).to(self.net.W_o.dtype) if self.loss_name == "cross_entropy" else y
+        if self.loss_name == "cross_entropy":
+            # Steps without a label (-1, e.g. sMNIST before the last pixel row) have a zero target.
+            y = y.long()
+            Y = F.one_hot(y.clamp(min=0), O).to(self.net.W_o.dtype) * (y >= 0).unsqueeze(-1)
+        else:
+            Y = y
         Y = Y.transpose(0, 1)  # (B, T, O)
         return (Y[:, -1:] if steps == "last" else Y).reshape(-1)
 
