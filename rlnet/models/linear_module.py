@@ -10,7 +10,7 @@ from torch import Tensor
 
 from rlnet.measures.alignment import alignment
 from rlnet.measures.theory import expected_alignment, final_kernel, linear_tangent_kernel, per_teacher_alignment
-from rlnet.models.ensemble import EnsembleModule, check_sgd_args
+from rlnet.models.ensemble import EnsembleModule, check_distinct_members, check_sgd_args
 from rlnet.nets.linear import TwoLayerLinear, first_layer, half_mse, linear_forward, parse_init
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -82,6 +82,7 @@ class LinearModule(EnsembleModule):
         self.specs = [parse_init(s) for s in inits]
         self.save_hyperparameters()
         seed_list = list(seeds) if seeds is not None else [seed + e for e in range(n_members)]
+        check_distinct_members([int(s) for s in seed_list], seed_list)
         self.members = [(int(s), spec, *self.specs[i]) for s in seed_list for i, spec in enumerate(inits)]
         for _, spec, kind, rank in self.members:
             if kind == "svd" and rank > min(n_hidden, n_input):

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from rlnet.connectivity.base import match_frobenius
 from rlnet.connectivity.svd import svd_truncate
-from rlnet.models.ensemble import EnsembleModule, check_sgd_args
+from rlnet.models.ensemble import EnsembleModule, check_distinct_members, check_sgd_args
 from rlnet.nets.mlp import MLP, mlp_tangent_kernel
 from rlnet.nets.rnn import torch_default_linear_
 
@@ -57,6 +57,7 @@ class MLPModule(EnsembleModule):
             n_members = len(seeds)
         self.save_hyperparameters()
         self.seeds = list(seeds) if seeds is not None else [seed + e for e in range(n_members)]
+        check_distinct_members([int(s) for s in self.seeds], self.seeds)
         self.rank = None if rank is None else int(rank)
         self.lr, self.momentum, self.optimizer_name = lr, momentum, optimizer
         self.net = MLP(n_input, n_hidden, n_output, len(self.seeds))
