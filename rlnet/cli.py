@@ -63,6 +63,11 @@ class RLNetCLI(LightningCLI):
         if cfg.num_threads < 1:
             raise UserError(f"num_threads must be >= 1, got {cfg.num_threads}")
         torch.set_num_threads(cfg.num_threads)
+        if cfg.run_name is not None and (cfg.run_name in ("", ".", "..") or "/" in cfg.run_name
+                                         or os.sep in cfg.run_name or "\x00" in cfg.run_name):
+            # a name, not a path: runs/<name> must stay under runs/ (use default_root_dir for a path)
+            raise UserError(f"run_name {cfg.run_name!r} must be a plain name (no '/', not '.' or '..'); "
+                            f"give trainer.default_root_dir for a directory elsewhere")
         trainer = cfg.trainer
         if trainer.default_root_dir in (None, "", os.getcwd(), "."):
             stem = "run"
@@ -231,7 +236,7 @@ class RLNetCLI(LightningCLI):
         parts = fit_parts(sum(q.numel() for q in params), n_members, n_hidden,
                           seq_len=getattr(dm, "seq_len", None), batch_size=getattr(dm, "batch_size", None),
                           n_probe=getattr(dm, "n_probe", None), kernel_trials=getattr(lc, "kernel_trials", None),
-                          n_output=model.hparams.get("n_output"),
+                          n_output=model.hparams.get("n_output"), n_val=getattr(dm, "n_val", None),
                           bytes_per=params[0].element_size() if params else 4)
         parts["weights"] -= sum(q.numel() * q.element_size() for q in params)  # already allocated
         device = self.trainer.strategy.root_device
@@ -383,7 +388,7 @@ def _check_weight_memory(cfg: Namespace) -> None:
         return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
 
     parts = fit_parts(n_params, E, N, seq_len=1, batch_size=pos(dget("batch_size")), n_probe=pos(dget("n_probe")),
-                      kernel_trials=pos(kt), n_output=2)
+                      kernel_trials=pos(kt), n_output=2, n_val=pos(dget("n_val")))
     try:
         check_fits(parts, available_memory(), _MEMORY_HINT)
     except ValueError as err:

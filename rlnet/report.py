@@ -262,20 +262,10 @@ def load_records(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
             except (*_MALFORMED, OSError) as err:
                 notes.append(f"skipped {p}: {_one_line(err)}")
     elif path.suffix.lower() == ".csv" and path.is_file():
-        with path.open(newline="", encoding="utf-8", errors="replace") as fh:
-            for i, row in enumerate(csv.DictReader(fh)):
-                try:
-                    r = {k: _num(v) for k, v in row.items() if isinstance(k, str) and isinstance(v, str)}
-                    rec = {"source": f"{path.name}:{i + 2}", "task": str(r.get("task") or "task"),
-                           "structure": str(r.get("structure") or "svd"), "rank": r.get("rank"),
-                           "seed": r.get("seed"), "diverged": bool(r.get("diverged") or False), "config": None,
-                           "history": None}
-                    rec.update({k: _measure(r[k], k) for k in (*MEASURES, *EXTRA) if r.get(k) is not None})
-                except _MALFORMED as err:
-                    notes.append(f"skipped {path.name} line {i + 2}: {_one_line(err)}")
-                    continue
-                rec["settings"] = {k: v for k, v in r.items() if k not in RESERVED and v is not None}
-                recs.append(rec)
+        try:
+            recs += _csv_records(path, notes)
+        except csv.Error as err:  # NUL bytes, a field beyond csv's size limit
+            raise ValueError(f"results {path} is not a readable CSV ({err})") from err
     elif path.is_file():
         for row in _db_rows(path):
             where = f"{row['sweep']}/{row['run_id']}"
@@ -295,6 +285,25 @@ def load_records(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     if not recs:
         raise ValueError(f"no finished networks found in {path}" + (f" ({notes[0]})" if notes else ""))
     return recs, notes
+
+
+def _csv_records(path: Path, notes: list[str]) -> list[dict[str, Any]]:
+    recs: list[dict[str, Any]] = []
+    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            try:
+                r = {k: _num(v) for k, v in row.items() if isinstance(k, str) and isinstance(v, str)}
+                rec = {"source": f"{path.name}:{i + 2}", "task": str(r.get("task") or "task"),
+                       "structure": str(r.get("structure") or "svd"), "rank": r.get("rank"),
+                       "seed": r.get("seed"), "diverged": bool(r.get("diverged") or False), "config": None,
+                       "history": None}
+                rec.update({k: _measure(r[k], k) for k in (*MEASURES, *EXTRA) if r.get(k) is not None})
+            except _MALFORMED as err:
+                notes.append(f"skipped {path.name} line {i + 2}: {_one_line(err)}")
+                continue
+            rec["settings"] = {k: v for k, v in r.items() if k not in RESERVED and v is not None}
+            recs.append(rec)
+    return recs
 
 
 def _one_line(err: BaseException) -> str:

@@ -9,7 +9,8 @@ steps, ``B`` trials per batch, ``M = kernel_trials * T * n_output`` kernel rows)
 * backpropagation through time: the states and rates of every step, ``E * T * B * N`` each, and the
   gradients of both;
 * the laziness probe: the rates at every probe step before and after training, ``2 * E * T * n_probe * N``;
-* the tangent kernels at the start and the end: ``2 * E * M^2`` float64 entries.
+* the tangent kernels at the start and the end: ``2 * E * M^2`` float64 entries;
+* the validation batch, generated whole: its inputs and the rates of every member, ``E * T * n_val * N``.
 
 These are lower bounds (temporaries come on top): a run refused here could never have finished,
 instead of growing for minutes or ending in an allocation traceback.
@@ -70,7 +71,9 @@ def device_available_memory(device) -> int | None:
 
 
 def fmt_bytes(n: float) -> str:
-    """``1.8 TB``, ``512.0 MB`` (powers of 1000, as ``free -h --si``)."""
+    """``1.8 TB``, ``512.0 MB`` (powers of 1000, as ``free -h --si``); ``10^42 B`` beyond petabytes."""
+    if n >= 10**18:  # an absurd size (a time step of 1e-300): its order of magnitude, exactly
+        return f"10^{len(str(int(n))) - 1} B"
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if abs(n) < 1000 or unit == "PB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -85,7 +88,7 @@ def weight_bytes(n_params: int, bytes_per: int = 4, copies: int = 4) -> int:
 
 def fit_parts(n_params: int, n_members: int, n_hidden: int, seq_len: int | None = None,
               batch_size: int | None = None, n_probe: int | None = None, kernel_trials: int | None = None,
-              n_output: int | None = None, bytes_per: int = 4) -> dict[str, int]:
+              n_output: int | None = None, n_val: int | None = None, bytes_per: int = 4) -> dict[str, int]:
     """Lower bounds, in bytes, of the parts of a run's memory (see the module's docstring); parts
     whose sizes are unknown (``None``) are left out."""
     E, N = int(n_members), int(n_hidden)
@@ -97,6 +100,8 @@ def fit_parts(n_params: int, n_members: int, n_hidden: int, seq_len: int | None 
     if seq_len and kernel_trials and n_output:
         M = int(kernel_trials) * int(seq_len) * int(n_output)
         parts["tangent kernels"] = 2 * E * M * M * 8
+    if seq_len and n_val:
+        parts["validation batch"] = E * int(seq_len) * int(n_val) * N * bytes_per
     return parts
 
 

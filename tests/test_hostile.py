@@ -99,12 +99,17 @@ CLI_CASES = [
     ("repeated structure and seed (zip)", lambda c: [MODEL + "connectivities", "[rlnet.connectivity.Null, "
                                                      "rlnet.connectivity.Null]", MODEL + "pairing", "zip",
                                                      MODEL + "seeds", "[5, 5]"], ["repeats seed 5"]),
+    ("run name with ../", lambda c: ["--run_name", "../../outside"], ["run_name", "plain name"]),
     ("members 10^6", lambda c: [MODEL + "n_members", "1000000", MODEL + "n_hidden", "300"],
      ["needs at least", "TB", "weights", "available", "n_members"]),
     ("batch 10^9", lambda c: ["--data.init_args.batch_size", "1000000000"],
      ["needs at least", "GB", "backpropagation through time", "available", "batch_size"]),
     ("probe trials 10^9", lambda c: ["--data.init_args.n_probe", "1000000000"], ["needs at least", "probe rates"]),
     ("kernel trials 10^6", lambda c: ["--laziness.kernel_trials", "1000000"], ["needs at least", "tangent kernels"]),
+    ("validation trials 10^12", lambda c: ["--data.init_args.n_val", "1000000000000"],
+     ["needs at least", "validation batch"]),
+    ("time step 1e-300", lambda c: ["--data.init_args.dt", "1e-300", MODEL + "dt", "1e-300"],
+     ["needs at least", "data.dt=1e-300", "increase data.dt"]),
 ]
 
 
@@ -138,11 +143,12 @@ def test_memory_estimate_equals_an_independent_count():
     m = RNNModule(n_input=3, n_output=3, n_hidden=16, n_members=3)
     P = sum(p.numel() for p in m.parameters())
     assert P == 3 * (16 * 16 + 16 * 3 + 3 * 16)  # W_h, W_x, W_o (no biases)
-    parts = fit_parts(P, 3, 16, seq_len=8, batch_size=4, n_probe=8, kernel_trials=4, n_output=3)
+    parts = fit_parts(P, 3, 16, seq_len=8, batch_size=4, n_probe=8, kernel_trials=4, n_output=3, n_val=5)
     assert parts["weights"] == P * 4 * 4
     assert parts["backpropagation through time"] == 4 * 3 * 8 * 4 * 16 * 4
     assert parts["probe rates"] == 2 * 3 * 8 * 8 * 16 * 4
     assert parts["tangent kernels"] == 2 * 3 * (4 * 8 * 3) ** 2 * 8
+    assert parts["validation batch"] == 3 * 8 * 5 * 16 * 4
 
 
 def test_available_memory_is_what_proc_meminfo_says():
@@ -481,6 +487,26 @@ def test_csv_with_text_in_a_measure_column_skips_that_row(tmp_path, capsys):
     p.write_text("task,rank,seed,kernel_alignment\n2af,1,0,0.5\n2af,2,0,__import__('os')\n2af,2,1,0.7\n")
     assert report.main([str(p), "--out", str(tmp_path / "rep")]) == 0
     assert "skipped r.csv line 3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"task,rank,seed,kernel_alignment\n2af,1,0,0.5\x00\n", "not a number"),
+    (b'task,rank\n2af,"' + b"9" * 200_000 + b'"\n', "not a readable CSV"),
+], ids=["NUL byte", "field beyond the csv limit"])
+def test_csv_that_cannot_be_read_is_one_line(tmp_path, capsys, content, words):
+    p = tmp_path / "r.csv"
+    p.write_bytes(content)
+    assert report.main([str(p), "--out", str(tmp_path / "rep")]) == 2
+    assert words in _one_error_line(capsys.readouterr().err)
+
+
+def test_huge_n_hidden_in_results_is_not_rebuilt():
+    cfg = _metrics({"class_path": "rlnet.connectivity.Null"})["config"]
+    cfg["model"]["init_args"]["n_hidden"] = 10**9
+    assert report.initial_matrix(cfg, 0) is None
+    cfg["model"]["init_args"]["n_hidden"] = 8
+    assert report.initial_matrix(cfg, 0).shape == (8, 8)
+    assert report.initial_matrix(cfg, "0; rm -rf /") is None
 
 
 def test_yaml_of_the_run_config_is_never_constructed(tmp_path, capsys, trained):
