@@ -204,13 +204,12 @@ class RLNetCLI(LightningCLI):
             except (OSError, UnicodeDecodeError, yaml.YAMLError):
                 old = None
             if isinstance(old, dict):
-                flat_old, flat_now = _flat_settings(old), _flat_settings(now_cfg)
-                for k in sorted(set(flat_old) | set(flat_now)):
-                    if any(k.endswith(f".{m}") or k == m for m in _RESUME_MAY_CHANGE):
-                        continue
-                    already = any(c.startswith(f"{k} ") for c in changed)
-                    if not already and _canon(flat_old.get(k)) != _canon(flat_now.get(k)):
-                        changed.append(f"{k} (checkpoint's run {flat_old.get(k)!r}, now {flat_now.get(k)!r})")
+                diffs: list[tuple[str, object, object]] = []
+                for top in ("model", "data", "seed_everything"):
+                    _differences(old.get(top), now_cfg.get(top), top, diffs)
+                for k, a, b in diffs:
+                    if not any(c.startswith(f"{k} ") for c in changed):
+                        changed.append(f"{k} (checkpoint's run {_short_repr(a)}, now {_short_repr(b)})")
         if changed:
             raise UserError(f"checkpoint {ckpt} fixes settings that this command changes: {'; '.join(changed)}; "
                             f"refused (resume with the run's own settings, e.g. --config {run_cfg}, or start a "
@@ -406,21 +405,22 @@ def _canon(v: object) -> object:
     return v
 
 
-def _flat_settings(cfg: dict) -> dict[str, object]:
-    """``model.*``, ``data.*`` and ``seed_everything`` of a config, flattened to dotted keys."""
-    out: dict[str, object] = {}
+def _differences(a: object, b: object, key: str, out: list[tuple[str, object, object]]) -> None:
+    """Append ``(dotted key, a's value, b's value)`` for each place where two configs differ: the
+    deepest key where both are mappings, else the whole value (a section added or removed is one
+    entry). Keys in ``_RESUME_MAY_CHANGE`` are left out."""
+    if key.rsplit(".", 1)[-1] in _RESUME_MAY_CHANGE:
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            _differences(a.get(k), b.get(k), f"{key}.{k}", out)
+    elif _canon(a) != _canon(b):
+        out.append((key, a, b))
 
-    def walk(v: object, key: str) -> None:
-        if isinstance(v, dict):
-            for k, x in v.items():
-                walk(x, f"{key}.{k}")
-        else:
-            out[key] = v
 
-    for top in ("model", "data"):
-        walk(cfg.get(top) or {}, top)
-    out["seed_everything"] = cfg.get("seed_everything")
-    return out
+def _short_repr(v: object, n: int = 80) -> str:
+    r = repr(v)
+    return r if len(r) <= n else r[: n - 3] + "..."
 
 
 _MAX_CONFIG_BYTES = 16 * 2**20

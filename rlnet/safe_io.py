@@ -151,7 +151,9 @@ def atomic_file(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno is not None:  # name the file, not its temporary twin
+            raise OSError(err.errno, err.strerror, str(path)) from err
         raise
