@@ -651,10 +651,10 @@ def make_report(results: str | Path, out: str | Path) -> dict[str, Any]:
 
 def _check_out_dir(out: Path) -> None:
     """``ValueError`` unless ``out`` is, or can be made as, a writable directory."""
-    probe = out.absolute()
+    probe = out
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
-    if probe == out.absolute() and not probe.is_dir():
+    if probe == out and not probe.is_dir():
         raise ValueError(f"report directory {out} exists and is not a directory")
     if not probe.is_dir():
         raise ValueError(f"report directory {out}: {probe} is a file, not a directory")
