@@ -500,6 +500,18 @@ def test_csv_that_cannot_be_read_is_one_line(tmp_path, capsys, content, words):
     assert words in _one_error_line(capsys.readouterr().err)
 
 
+def test_list_and_mapping_valued_structure_settings_form_cells(tmp_path, capsys):
+    """Per-member connectivity settings that are lists or mappings (and differ between runs) become
+    the sweep's variable: they must still form cells, not end in a traceback."""
+    runs = tmp_path / "runs"
+    for i, v in enumerate([[1, 2], {"a": [3]}, [1, 2]]):
+        doc = _metrics(GOOD_CONN, seed=i)
+        doc["members"][0]["connectivity"]["gains"] = v
+        (runs / f"r{i}").mkdir(parents=True)
+        (runs / f"r{i}" / "metrics.json").write_text(json.dumps(doc))
+    assert report.main([str(runs), "--out", str(tmp_path / "rep")]) == 0, capsys.readouterr().err
+
+
 def test_huge_n_hidden_in_results_is_not_rebuilt():
     cfg = _metrics({"class_path": "rlnet.connectivity.Null"})["config"]
     cfg["model"]["init_args"]["n_hidden"] = 10**9
