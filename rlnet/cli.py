@@ -439,8 +439,10 @@ def check_config_files(args: list[str]) -> None:
     for path in _config_paths(args):
         p = Path(path)
         try:
-            if not p.is_file():
-                continue
+            if not p.exists():
+                continue  # the parser names a missing file
+            if not p.is_file():  # reading a FIFO would block for ever, a device never end
+                raise UserError(f"config {path} is not a regular file (a directory, FIFO or device)")
             size = p.stat().st_size
             if size > _MAX_CONFIG_BYTES:
                 raise UserError(f"config {path} is {size} bytes; a config is a small YAML text file")

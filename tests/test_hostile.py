@@ -66,6 +66,8 @@ def configs(tmp_path_factory) -> dict[str, Path]:
     for name, data in files.items():
         out[name] = d / (name.replace(" ", "_") + ".yaml")
         out[name].write_bytes(data)
+    out["fifo"] = d / "fifo.yaml"
+    os.mkfifo(out["fifo"])  # nothing ever writes it: reading it would block
     return out
 
 
@@ -88,6 +90,9 @@ CLI_CASES = [
     ("config g .inf", _cfg("g inf"), ["connectivity.init_args.g", ".inf", "finite"]),
     ("config alias bomb", _cfg("alias bomb"), ["alias_bomb.yaml", "aliases"]),
     ("config huge", _cfg("huge"), ["huge.yaml", "bytes", "small"]),
+    ("config a FIFO", _cfg("fifo"), ["fifo.yaml", "not a regular file"]),
+    ("config a device", lambda c: ["--config", "/dev/zero"], ["/dev/zero", "not a regular file"]),
+    ("config a directory", lambda c: ["--config", c["fifo"].parent], ["not a regular file"]),
     ("config repeated seed", _cfg("seeds repeated"), ["model.seeds", "repeats seed 4", "twice"]),
     ("override lr .inf", lambda c: [MODEL + "lr", ".inf"], ["model.lr", "finite", "inf"]),
     ("override tau .nan", lambda c: [MODEL + "tau", ".nan"], ["tau", "finite", "nan"]),
