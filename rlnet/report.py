@@ -15,7 +15,8 @@ One record per trained network. The sweep's variable ``x`` is the initial rank w
   (``scipy.stats.mannwhitneyu``) (paper App. C.2: SciPy tests across seeds);
 * ``measures.png`` (Fig. 1 / 2 layout: one dot per network against rank or structure, per measure and
   task), ``spectra.png`` (eigenvalues and singular values of the initial ``W_h``, rebuilt from each
-  run's config, and the effective rank per network), ``training.png`` (alignment over training, when
+  run's config through rlnet's registry of structures, never by importing a name the file holds,
+  and the effective rank per network), ``training.png`` (alignment over training, when
   the runs saved series);
 * ``report.md``: the tables as Markdown (also printed).
 """
@@ -23,9 +24,10 @@ One record per trained network. The sweep's variable ``x`` is the initial rank w
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import math
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,21 +69,54 @@ def _setting(cfg: dict) -> dict[str, Any]:
 
 def _task(cfg: dict) -> str:
     data = (cfg or {}).get("data") or {}
+    data = data if isinstance(data, dict) else {}
     init = data.get("init_args") or {}
-    if init.get("task"):
+    if isinstance(init, dict) and init.get("task"):
         return str(init["task"])
     cp = str(data.get("class_path", "")).rsplit(".", 1)[-1]
     return cp.replace("DataModule", "").lower() or "task"
 
 
+def _measure(v: Any, key: str) -> float | None:
+    """A measure as read from a file: a number (non-finite: missing), or ``ValueError``."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"{key} is {str(v)[:40]!r}, not a number")
+    return float(v) if math.isfinite(v) else None
+
+
+def _check_metrics(metrics: Any) -> None:
+    """``ValueError`` unless ``metrics`` has the shape of a ``metrics.json`` (data only: nothing
+    it names is imported or called)."""
+    if not isinstance(metrics, dict):
+        raise ValueError(f"holds a {type(metrics).__name__}, not a metrics mapping")
+    for key, kind in (("config", dict), ("members", list), ("history", dict), ("tracking", dict)):
+        if metrics.get(key) is not None and not isinstance(metrics[key], kind):
+            raise ValueError(f"{key!r} is a {type(metrics[key]).__name__}, expected a {kind.__name__}")
+    for e, m in enumerate(metrics.get("members") or []):
+        if not isinstance(m, dict):
+            raise ValueError(f"member {e} is a {type(m).__name__}, expected a mapping")
+        if m.get("connectivity") is not None and not isinstance(m["connectivity"], dict):
+            raise ValueError(f"member {e}'s connectivity is a {type(m['connectivity']).__name__}")
+        for k in ("seed", "rank"):
+            v = m.get(k, (m.get("connectivity") or {}).get(k))
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                raise ValueError(f"member {e}'s {k} is {str(v)[:40]!r}, not an integer")
+        for k in (*MEASURES, *EXTRA):
+            _measure(m.get(k), f"member {e}'s {k}")
+    _measure(metrics.get("fit_wall_time_s"), "fit_wall_time_s")
+
+
 def records_from_metrics(metrics: dict, source: str) -> list[dict[str, Any]]:
-    """One record per network of a run's ``metrics.json``."""
+    """One record per network of a run's ``metrics.json``; ``ValueError`` if it is malformed."""
+    _check_metrics(metrics)
     cfg = metrics.get("config") or {}
     setting = _setting(cfg)
     n_hidden = ((cfg.get("model") or {}).get("init_args") or {}).get("n_hidden")
     out = []
     history = metrics.get("history")
-    for e, m in enumerate(metrics.get("members", [])):
+    for e, m in enumerate(metrics.get("members") or []):
         conn = dict(m.get("connectivity") or {})
         name = str(conn.pop("name", "null"))
         rank = conn.get("rank")
@@ -89,16 +124,34 @@ def records_from_metrics(metrics: dict, source: str) -> list[dict[str, Any]]:
             rank = n_hidden  # rank=None keeps the full draw
         rec = {"source": source, "task": _task(cfg), "structure": name, "rank": rank, "seed": m.get("seed"),
                "diverged": bool(m.get("diverged", False)), "config": cfg,
-               "fit_wall_time_s": metrics.get("fit_wall_time_s")}
+               "fit_wall_time_s": _measure(metrics.get("fit_wall_time_s"), "fit_wall_time_s")}
         for k in (*MEASURES, *EXTRA):
             if k in m:
-                rec[k] = m[k]
+                rec[k] = _measure(m[k], k)
         settings = dict(setting)
-        settings.update({f"connectivity.{k}": v for k, v in conn.items() if k != "rank"})
+        # flattened as the config is (lists as JSON text): a setting must be hashable to form a cell
+        settings.update(_flatten({k: v for k, v in conn.items() if k != "rank"}, "connectivity."))
         rec["settings"] = settings
-        rec["history"] = _member_history(m.get("history"), history, e) or _tracking_history(metrics, e)
+        rec["history"] = _numeric_series(_member_history(m.get("history"), history, e)
+                                         or _tracking_history(metrics, e))
         out.append(rec)
     return out
+
+
+def _numeric_series(h: Any) -> dict[str, list] | None:
+    """A history with only its numeric series (``None`` entries allowed), all as long as ``step``."""
+    if not isinstance(h, dict) or not isinstance(h.get("step"), list):
+        return None
+    n = len(h["step"])
+
+    def ok(v: Any) -> bool:
+        return isinstance(v, list) and len(v) == n and all(
+            x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in v)
+
+    if not ok(h["step"]) or any(x is None for x in h["step"]):
+        return None
+    out = {k: v for k, v in h.items() if isinstance(k, str) and ok(v)}
+    return out if len(out) > 1 else None
 
 
 def _tracking_history(metrics: dict, e: int) -> dict[str, list] | None:
@@ -108,7 +161,8 @@ def _tracking_history(metrics: dict, e: int) -> dict[str, list] | None:
     if not isinstance(tr, dict) or not tr.get("steps"):
         return None
     members = tr.get("members") or []
-    if e >= len(members) or not isinstance(members[e], dict):
+    if not isinstance(tr["steps"], list) or not isinstance(members, list) or e >= len(members) \
+            or not isinstance(members[e], dict):
         return None
     return {"step": list(tr["steps"]), **{k: list(v) for k, v in members[e].items() if isinstance(v, list)}}
 
@@ -118,7 +172,7 @@ def _member_history(own: Any, shared: Any, e: int) -> dict[str, list] | None:
     member (``measure: [[member 0 ...], ...]``) or per step (``[[m0, m1, ...] per step]``)."""
     if isinstance(own, dict):
         return own
-    if not isinstance(shared, dict) or "step" not in shared:
+    if not isinstance(shared, dict) or not isinstance(shared.get("step"), list):
         return None
     steps = list(shared["step"])
     out: dict[str, list] = {"step": steps}
@@ -126,9 +180,11 @@ def _member_history(own: Any, shared: Any, e: int) -> dict[str, list] | None:
         if k == "step" or not isinstance(v, list) or not v:
             continue
         if isinstance(v[0], list) and len(v) != len(steps):
-            out[k] = list(v[e])
+            if e < len(v) and isinstance(v[e], list):
+                out[k] = list(v[e])
         elif isinstance(v[0], list):
-            out[k] = [row[e] for row in v]
+            if all(isinstance(row, list) and e < len(row) for row in v):
+                out[k] = [row[e] for row in v]
         else:
             out[k] = list(v)
     return out
@@ -147,8 +203,53 @@ def _num(v: str) -> Any:
     return int(f) if f.is_integer() and "." not in v and "e" not in low else f
 
 
+_MAX_METRICS_BYTES = 512 * 2**20
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _read_metrics_file(p: Path) -> Any:
+    if not p.is_file():  # a FIFO or device named metrics.json would block or never end
+        raise ValueError("not a regular file")
+    size = p.stat().st_size
+    if size > _MAX_METRICS_BYTES:
+        raise ValueError(f"{size} bytes, more than a metrics.json holds")
+    return json.loads(p.read_bytes().decode("utf-8"))
+
+
+# What a malformed file can raise while its records are read: it is skipped, the report goes on.
+_MALFORMED = (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError, UnicodeDecodeError)
+
+
+def _db_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a results table, opened read-only (a report never creates or changes one);
+    ``ValueError`` for an empty file, a file that is not SQLite, or a table without ``runs``."""
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"results {path} is empty (0 bytes): not a results table, a directory of metrics.json "
+                         f"or a CSV")
+    with path.open("rb") as fh:
+        head = fh.read(len(_SQLITE_HEADER))
+    if head != _SQLITE_HEADER:
+        raise ValueError(f"results {path} is not a results table (SQLite), a directory of metrics.json or a "
+                         f"CSV (.csv)")
+    try:
+        con = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=60)
+        try:
+            cur = con.execute("SELECT run_id, sweep, status, error, metrics FROM runs ORDER BY run_id")
+            rows = [dict(zip(("run_id", "sweep", "status", "error", "metrics"), r, strict=True))
+                    for r in cur.fetchall()]
+        finally:
+            con.close()
+    except sqlite3.Error as err:
+        raise ValueError(f"results table {path} cannot be read ({err})") from err
+    return rows
+
+
 def load_records(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Records of every network under ``path``, and notes (failed runs, skipped files)."""
+    """Records of every network under ``path``, and notes (failed runs, skipped files).
+
+    Files are data: a malformed ``metrics.json`` (or row) is skipped with a note, and nothing a
+    file names is imported or called."""
     path = Path(path)
     notes: list[str] = []
     recs: list[dict[str, Any]] = []
@@ -156,35 +257,57 @@ def load_records(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
         files = sorted(p for p in path.rglob("metrics.json") if not p.name.startswith("."))
         for p in files:
             try:
-                recs += records_from_metrics(json.loads(p.read_text()), str(p.parent))
-            except (json.JSONDecodeError, OSError) as err:
-                notes.append(f"skipped {p}: {err}")
-    elif path.suffix.lower() == ".csv":
-        with path.open(newline="") as fh:
-            for i, row in enumerate(csv.DictReader(fh)):
-                r = {k: _num(v) for k, v in row.items()}
+                recs += records_from_metrics(_read_metrics_file(p), str(p.parent))
+            except (*_MALFORMED, OSError) as err:
+                notes.append(f"skipped {p}: {_one_line(err)}")
+    elif path.suffix.lower() == ".csv" and path.is_file():
+        try:
+            recs += _csv_records(path, notes)
+        except csv.Error as err:  # NUL bytes, a field beyond csv's size limit
+            raise ValueError(f"results {path} is not a readable CSV ({err})") from err
+    elif path.is_file():
+        for row in _db_rows(path):
+            where = f"{row['sweep']}/{row['run_id']}"
+            if row["status"] in ("ok", "diverged") and row["metrics"]:
+                try:
+                    recs += records_from_metrics(json.loads(row["metrics"]), str(row["run_id"]))
+                except _MALFORMED as err:
+                    notes.append(f"skipped run {where}: {_one_line(err)}")
+            elif row["status"] == "failed":
+                notes.append(f"failed run {where}: {row['error']}")
+            else:
+                notes.append(f"unfinished run {where} ({row['status']})")
+    elif path.exists():
+        raise ValueError(f"results {path} is not a regular file or a directory")
+    else:
+        raise ValueError(f"results {path} does not exist")
+    if not recs:
+        raise ValueError(f"no finished networks found in {path}" + (f" ({notes[0]})" if notes else ""))
+    return recs, notes
+
+
+def _csv_records(path: Path, notes: list[str]) -> list[dict[str, Any]]:
+    recs: list[dict[str, Any]] = []
+    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            try:
+                r = {k: _num(v) for k, v in row.items() if isinstance(k, str) and isinstance(v, str)}
                 rec = {"source": f"{path.name}:{i + 2}", "task": str(r.get("task") or "task"),
                        "structure": str(r.get("structure") or "svd"), "rank": r.get("rank"),
                        "seed": r.get("seed"), "diverged": bool(r.get("diverged") or False), "config": None,
                        "history": None}
-                rec.update({k: float(r[k]) for k in (*MEASURES, *EXTRA) if r.get(k) is not None})
-                rec["settings"] = {k: v for k, v in r.items() if k not in RESERVED and v is not None}
-                recs.append(rec)
-    elif path.is_file():
-        from rlnet.results_db import ResultsDB
+                rec.update({k: _measure(r[k], k) for k in (*MEASURES, *EXTRA) if r.get(k) is not None})
+            except _MALFORMED as err:
+                notes.append(f"skipped {path.name} line {i + 2}: {_one_line(err)}")
+                continue
+            rec["settings"] = {k: v for k, v in r.items() if k not in RESERVED and v is not None}
+            recs.append(rec)
+    return recs
 
-        for row in ResultsDB(path).rows():
-            if row["status"] in ("ok", "diverged") and row["metrics"]:
-                recs += records_from_metrics(row["metrics"], row["run_id"])
-            elif row["status"] == "failed":
-                notes.append(f"failed run {row['sweep']}/{row['run_id']}: {row['error']}")
-            else:
-                notes.append(f"unfinished run {row['sweep']}/{row['run_id']} ({row['status']})")
-    else:
-        raise ValueError(f"results {path} does not exist")
-    if not recs:
-        raise ValueError(f"no finished networks found in {path}")
-    return recs, notes
+
+def _one_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return f"{type(err).__name__}: {(lines[0] if lines else '')[:200]}"
 
 
 # ---- cells and statistics -----------------------------------------------------------------------
@@ -352,18 +475,32 @@ def figure_measures(recs, x, panels, st, path: Path) -> Path:
     return path
 
 
+# Larger initial matrices are not rebuilt for the figure (an eigendecomposition of N = 4096 takes
+# about a minute; a crafted n_hidden must not exhaust memory).
+MAX_REBUILD_N = 4096
+
+
 def initial_matrix(cfg: dict | None, seed: Any) -> np.ndarray | None:
     """The initial ``W_h`` a run drew, rebuilt from its config (the connectivity's generator seeded by
-    the member's seed draws ``W_h`` first, as :meth:`RNNModule.init_weights` does); None if unknown."""
+    the member's seed draws ``W_h`` first, as :meth:`RNNModule.init_weights` does); None if unknown.
+
+    Only rlnet's registered structures are rebuilt, with checked arguments
+    (:func:`rlnet.connectivity.from_config.structure_from_config`): a ``class_path`` in a results file
+    is never imported or called."""
     try:
         import torch
 
+        from rlnet.connectivity.from_config import structure_from_config
+
         model = cfg["model"]["init_args"]
-        conn = model["connectivity"]
-        mod, cls = conn["class_path"].rsplit(".", 1)
-        obj = getattr(importlib.import_module(mod), cls)(**(conn.get("init_args") or {}))
-        return obj(int(model["n_hidden"]), torch.Generator().manual_seed(int(seed))).double().numpy()
-    except Exception:
+        n = model["n_hidden"]
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_REBUILD_N:
+            return None
+        if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64:
+            return None
+        structure = structure_from_config(model.get("connectivity"))
+        return structure(n, torch.Generator().manual_seed(seed % 2**64)).double().numpy()
+    except Exception:  # not rebuildable (malformed, refused, or a structure that rejects its arguments)
         return None
 
 
@@ -516,6 +653,7 @@ def make_report(results: str | Path, out: str | Path) -> dict[str, Any]:
     """Read results, write tables, statistics and figures to ``out``; returns what was written."""
     recs, notes = load_records(results)
     out = Path(out)
+    _check_out_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     x, panels = layout(recs)
     cells = cell_table(recs, x, panels)
@@ -551,6 +689,19 @@ def make_report(results: str | Path, out: str | Path) -> dict[str, Any]:
             "text": "\n".join(text)}
 
 
+def _check_out_dir(out: Path) -> None:
+    """``ValueError`` unless ``out`` is, or can be made as, a writable directory."""
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe == out and not probe.is_dir():
+        raise ValueError(f"report directory {out} exists and is not a directory")
+    if not probe.is_dir():
+        raise ValueError(f"report directory {out}: {probe} is a file, not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"report directory {out}: {probe} is not writable")
+
+
 def build_parser():
     from jsonargparse import ArgumentParser
 
@@ -568,6 +719,13 @@ def main(args: Sequence[str] | None = None) -> int:
     except ValueError as err:  # errors the user can fix: one line, as the CLI prints them
         print(f"rlnet: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # read-only or full storage, a file vanished: one line, not a traceback
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"rlnet: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
+    for note in rep["notes"]:
+        if note.startswith("skipped "):
+            print(f"rlnet: warning: {note}", file=sys.stderr)
     print(rep["text"])
     from rlnet.experiments.claims import claims_for_report  # the paper's claims these rows test, if any
 

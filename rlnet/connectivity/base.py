@@ -12,6 +12,8 @@ pick them by name: ``--model.connectivity=SVDRank --model.connectivity.rank=30``
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -93,6 +95,8 @@ class Connectivity:
     def __init__(self, g: float = 1.25, match_norm: bool = True, normalize: str = "frobenius") -> None:
         if not g > 0:
             raise ValueError(f"connectivity.g must be > 0, got {g}")
+        if not math.isfinite(g):  # else the first SVD or eigensolver of an inf matrix fails (or aborts)
+            raise ValueError(f"connectivity.g must be a finite number, got {g}")
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"connectivity.normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
         self.g = float(g)

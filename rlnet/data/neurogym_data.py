@@ -8,6 +8,7 @@ validation set come from separate streams of the same seed.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 from typing import Literal
@@ -20,6 +21,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from rlnet.data.neurogym_tasks import TASKS, TaskSpec
 from rlnet.data.vectorized import VectorizedSampler
+from rlnet.memory import available_memory, check_fits
 
 PROBE_STREAM = 2**31 - 1
 VAL_STREAM = 2**31 - 2
@@ -114,6 +116,14 @@ class NeurogymDataModule(L.LightningDataModule):
                 raise ValueError(f"data.{name} must be >= 1, got {v}")
         if not dt > 0:
             raise ValueError(f"data.dt must be > 0, got {dt}")
+        if not math.isfinite(dt):
+            raise ValueError(f"data.dt must be a finite number, got {dt}")
+        # Before the environment is built (its set-up alone grows with the trial's length): one
+        # batch of the largest set, inputs (float32, at least one) and labels (int64), must fit.
+        steps = TASKS[task].duration() / float(dt)
+        trials = max(int(batch_size), int(n_probe), int(n_val))
+        check_fits({"one batch of trials": int(min(steps, 1e300) * trials) * 12}, available_memory(),
+                   f"data.dt={dt} makes a trial of {steps:.3g} steps; increase data.dt")
         if num_workers not in (0, 1):
             raise ValueError(f"data.num_workers must be 0 or 1, got {num_workers}")
         self.task, self.batch_size, self.dt, self.seed = task, int(batch_size), float(dt), int(seed or 0)

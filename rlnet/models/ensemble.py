@@ -3,6 +3,9 @@ and gradient clipping member by member."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Hashable, Sequence
+
 import lightning as L
 from torch import Tensor
 from torch.optim import Optimizer
@@ -11,11 +14,24 @@ from rlnet.models.clipping import clip_grad_norm_per_member_
 
 
 def check_sgd_args(lr: float, momentum: float) -> None:
-    """``ValueError`` unless ``lr > 0`` and ``0 <= momentum < 1``."""
+    """``ValueError`` unless ``lr > 0`` (finite) and ``0 <= momentum < 1``."""
     if not lr > 0:
         raise ValueError(f"model.lr must be > 0, got {lr}")
+    if not math.isfinite(lr):  # YAML .inf: every step would be NaN, recorded as "diverged"
+        raise ValueError(f"model.lr must be a finite number, got {lr}")
     if not 0 <= momentum < 1:
         raise ValueError(f"model.momentum must be in [0, 1), got {momentum}")
+
+
+def check_distinct_members(members: Sequence[Hashable], seeds: Sequence[int], field: str = "model.seeds") -> None:
+    """``ValueError`` if two members are the same network (same structure and seed): a repeated
+    seed would train and count one network twice, as if it were two samples."""
+    seen: dict[Hashable, int] = {}
+    for e, m in enumerate(members):
+        if m in seen:
+            raise ValueError(f"{field} repeats seed {seeds[e]} (members {seen[m]} and {e} would be the same "
+                             f"network, counted twice); list distinct seeds")
+        seen[m] = e
 
 
 class EnsembleModule(L.LightningModule):

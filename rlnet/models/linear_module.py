@@ -12,7 +12,7 @@ from rlnet.connectivity.linear_student import first_layer, parse_init
 from rlnet.measures.alignment import alignment
 from rlnet.measures.tangent_kernel import empirical_ntk
 from rlnet.measures.theory import expected_alignment, final_kernel, linear_tangent_kernel, per_teacher_alignment
-from rlnet.models.ensemble import EnsembleModule, check_sgd_args
+from rlnet.models.ensemble import EnsembleModule, check_distinct_members, check_sgd_args
 from rlnet.nets.linear import TwoLayerLinear, half_mse, linear_forward
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -86,6 +86,7 @@ class LinearModule(EnsembleModule):
         self.save_hyperparameters()
         seed = 0 if seed is None else int(seed)  # None: rlnet's CLI fills in seed_everything
         seed_list = list(seeds) if seeds is not None else [seed + e for e in range(n_members)]
+        check_distinct_members([int(s) for s in seed_list], seed_list)
         self.members = [(int(s), spec, *self.specs[i]) for s in seed_list for i, spec in enumerate(inits)]
         for _, spec, kind, rank in self.members:
             if kind == "svd" and rank > min(n_hidden, n_input):

@@ -11,7 +11,7 @@ from torch import Tensor
 from rlnet.connectivity.svd import svd_low_rank
 from rlnet.connectivity.torch_default import torch_default_linear_
 from rlnet.measures.tangent_kernel import empirical_ntk
-from rlnet.models.ensemble import EnsembleModule, check_sgd_args
+from rlnet.models.ensemble import EnsembleModule, check_distinct_members, check_sgd_args
 from rlnet.nets.mlp import MLP
 
 
@@ -51,6 +51,7 @@ class MLPModule(EnsembleModule):
         self.save_hyperparameters()
         seed = 0 if seed is None else int(seed)  # None: rlnet's CLI fills in seed_everything
         self.seeds = list(seeds) if seeds is not None else [seed + e for e in range(n_members)]
+        check_distinct_members([int(s) for s in self.seeds], self.seeds)
         self.rank = None if rank is None else int(rank)
         self.lr, self.momentum, self.optimizer_name = lr, momentum, optimizer
         self.net = MLP(n_input, n_hidden, n_output, len(self.seeds))

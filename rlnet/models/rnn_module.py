@@ -13,7 +13,7 @@ from rlnet.connectivity.torch_default import torch_default_linear_
 from rlnet.measures.tangent_kernel import empirical_ntk
 from rlnet.models import divergence
 from rlnet.models.dale import DaleConstraint, infer_presynaptic_signs
-from rlnet.models.ensemble import EnsembleModule, check_sgd_args
+from rlnet.models.ensemble import EnsembleModule, check_distinct_members, check_sgd_args
 from rlnet.models.member_sgd import MemberSGD
 from rlnet.nets.rnn import RNN, Discretization
 
@@ -102,6 +102,9 @@ class RNNModule(EnsembleModule):
             self.seeds = [s for _ in structures for s in base_seeds]
         else:
             raise ValueError(f"model.pairing must be 'product' or 'zip', got {pairing!r}")
+        # zip may reuse a seed across structures (a paired design); the same (structure, seed) twice is one network.
+        check_distinct_members([(repr(c), int(s)) for c, s in zip(self.member_connectivity, self.seeds, strict=True)],
+                               self.seeds)
         self.lr, self.momentum, self.optimizer_name = lr, momentum, optimizer
         self.loss_steps, self.loss_name, self.decision_step = loss_steps, loss, decision_step
         self.net = RNN(n_input, n_hidden, n_output, len(self.seeds), discretization, dt, tau, bptt=bptt)

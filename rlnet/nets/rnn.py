@@ -34,6 +34,8 @@ def leak_and_gain(discretization: Discretization, dt: float, tau: float) -> tupl
 
     ``prev`` is the previous rate for ``euler`` and the previous state for ``exponential``.
     """
+    if not (math.isfinite(dt) and math.isfinite(tau)):  # YAML .inf/.nan
+        raise ValueError(f"dt and tau must be finite numbers, got dt={dt}, tau={tau}")
     if dt <= 0 or tau <= 0:
         raise ValueError(f"dt and tau must be positive, got dt={dt}, tau={tau}")
     if discretization == "euler":
