@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +18,58 @@ TESTS = Path(__file__).resolve().parent
 
 torch.set_num_threads(1)
 os.environ.setdefault("WANDB_MODE", "offline")
+
+
+def _cpu_has_avx512() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx512f" in f.read()
+    except OSError:
+        return False
+
+
+# The fused C kernels must build wherever the CPU has AVX-512 and a C compiler is installed: there, a
+# build failure fails the tests that need them (no skip). Elsewhere those tests skip, saying why.
+KERNELS_EXPECTED = (_cpu_has_avx512() and (shutil.which("cc") or shutil.which("gcc")) is not None
+                    and os.environ.get("RLNET_FUSED", "1") != "0")
+NO_KERNELS_REASON = ("no AVX-512, no C compiler, or RLNET_FUSED=0 here, so rlnet runs its torch path "
+                     "(same results)")
+needs_kernels = pytest.mark.skipif(not KERNELS_EXPECTED, reason=NO_KERNELS_REASON)
+
+
+def require_kernels():
+    """The compiled kernels; a test that needs them fails (with the build's warning) if they did not
+    build on a machine where they must."""
+    import warnings
+
+    from rlnet.nets import fused
+
+    lib = fused.library()
+    if lib is None:
+        fused.library.cache_clear()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lib = fused.library()
+        why = "; ".join(str(w.message) for w in caught) or "library() returned None without a warning"
+        assert lib is not None, f"the fused kernels did not build on a machine with AVX-512 and cc: {why}"
+    return lib
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` run where torch sees CUDA; elsewhere they are deselected (not skipped),
+    so a CPU machine reports zero skips. Run them alone with ``python -m pytest -m gpu``."""
+    if torch.cuda.is_available():
+        return
+    gpu = [it for it in items if it.get_closest_marker("gpu") is not None]
+    if gpu:
+        config.hook.pytest_deselected(items=gpu)
+        items[:] = [it for it in items if it.get_closest_marker("gpu") is None]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    cuda = "CUDA available: gpu tests run" if torch.cuda.is_available() else "no CUDA: gpu tests deselected"
+    kernels = "fused kernels required" if KERNELS_EXPECTED else f"fused-kernel tests skip ({NO_KERNELS_REASON})"
+    return f"rlnet: {cuda}; {kernels}"
 
 
 def tiny_config(max_steps: int = 20, n_members: int = 2, **model: object) -> dict:
