@@ -128,6 +128,32 @@ def assert_close_tree(a: object, b: object, tol: float = 1e-6, path: str = "") -
         assert a == b, f"{path}: {a!r} vs {b!r}"
 
 
+# Ranges of the per-member measures in metrics.json (a NaN fails every check: comparisons with NaN are
+# False). Alignments are cosines between positive semi-definite Gram matrices or kernels: in [0, 1].
+UNIT = ("representation_alignment", "kernel_alignment", "sign_similarity", "accuracy",
+        "theory_kernel_alignment", "eq14_alignment", "initial_eigenvalue_effective_rank",
+        "initial_singular_value_effective_rank")
+NONNEGATIVE = ("weight_change_norm", "final_loss")
+
+
+def assert_member_measures_valid(member: dict, required: tuple[str, ...] = ("weight_change_norm",
+                                 "representation_alignment", "kernel_alignment", "final_loss")) -> None:
+    """Every measure of a (non-diverged) member is a finite number in its range; ``required`` present."""
+    where = f"member seed {member.get('seed')}"
+    for key in required:
+        assert member.get(key) is not None, f"{where}: {key} missing or null"
+    for key in UNIT + NONNEGATIVE:
+        if key not in member or (key == "accuracy" and member[key] is None):
+            continue
+        v = member[key]
+        assert isinstance(v, (int, float)) and math.isfinite(v), f"{where}: {key} = {v!r} is not a finite number"
+        lo, hi = (0.0, 1.0) if key in UNIT else (0.0, math.inf)
+        assert lo - 1e-6 <= v <= hi + 1e-6, f"{where}: {key} = {v} outside [{lo}, {hi}]"
+    for name, v in (member.get("weight_change_by_weight") or {}).items():
+        assert math.isfinite(v) and v >= 0, f"{where}: weight_change_by_weight[{name}] = {v}"
+    assert member.get("diverged") in (False, None), f"{where}: diverged"
+
+
 @pytest.fixture
 def tiny(tmp_path: Path):
     """Write a tiny config to ``tmp_path`` and return its path; keyword arguments go to the model."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from conftest import assert_member_measures_valid
 
 from rlnet.cli import main
 from rlnet.connectivity.svd import svd_truncate
@@ -103,7 +104,9 @@ def test_shipped_linear_configs_run(config, tmp_path):
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["steps"] == 3 and len(m["members"]) >= 1
     for mem in m["members"]:
-        assert {"init", "kernel_alignment", "theory_kernel_alignment", "weight_change_norm"} <= set(mem)
+        assert_member_measures_valid(mem, ("kernel_alignment", "theory_kernel_alignment", "weight_change_norm",
+                                           "final_loss"))
+        assert mem["init"]
 
 
 def test_cli_aligned_run_matches_eq8_theory(tmp_path):
