@@ -36,3 +36,11 @@ def p_less(a: list[float], b: list[float]) -> float:
 def describe(name: str, a: list[float], b: list[float]) -> str:
     return (f"{name}: median {statistics.median(a):.3f} (n={len(a)}) vs {statistics.median(b):.3f} (n={len(b)}), "
             f"p(less)={p_less(a, b):.2g}, p(greater)={p_less(b, a):.2g}")
+
+
+def p_paired_less(a: list[float], b: list[float]) -> float:
+    """One-sided Wilcoxon signed-rank p-value for "``a[i]`` tends to be smaller than ``b[i]``" (pairs:
+    the same network and data with one setting changed)."""
+    from scipy.stats import wilcoxon
+
+    return float(wilcoxon(a, b, alternative="less").pvalue)
