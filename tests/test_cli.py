@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import assert_member_measures_valid
 
 from rlnet.cli import build_cli, main
 from rlnet.measures.ntk import naive_tangent_kernel
@@ -24,10 +25,23 @@ FAST = ["--trainer.max_steps", "3", "--trainer.logger", "false", "--trainer.enab
 def test_every_shipped_config_runs(config, tmp_path):
     assert main(["fit", "--config", str(config), *FAST, "--trainer.default_root_dir", str(tmp_path)]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["steps"] == 3
+    assert metrics["steps"] == 3 and metrics["members"]
     for m in metrics["members"]:
-        for key in ("weight_change_norm", "representation_alignment", "kernel_alignment", "sign_similarity"):
-            assert m[key] is not None
+        assert_member_measures_valid(m, ("weight_change_norm", "representation_alignment", "kernel_alignment",
+                                         "sign_similarity", "final_loss"))
+        assert m["weight_change_norm"] > 0  # three steps moved the measured weights
+
+
+@pytest.mark.parametrize("key, value", [("kernel_alignment", float("nan")), ("representation_alignment", 1.5),
+                                        ("weight_change_norm", -0.1), ("accuracy", float("inf")),
+                                        ("final_loss", None)])
+def test_the_range_check_rejects_bad_values(key, value):
+    """The check above is not vacuous: a NaN, an out-of-range or a missing measure fails it."""
+    good = {"seed": 0, "weight_change_norm": 0.5, "representation_alignment": 0.9, "kernel_alignment": 0.4,
+            "sign_similarity": 0.8, "final_loss": 0.3, "accuracy": 0.7, "diverged": False}
+    assert_member_measures_valid(good)
+    with pytest.raises(AssertionError, match=key):
+        assert_member_measures_valid({**good, key: value})
 
 
 def test_metrics_json_against_independent_computation(tmp_path):

@@ -104,25 +104,53 @@ def _fit(module: RNNModule, callbacks: list, steps: int) -> None:
               enable_model_summary=False, callbacks=callbacks, limit_val_batches=0).fit(module, datamodule=_Toy())
 
 
+class _ScriptedAccuracy(StopAtAccuracy):
+    """StopAtAccuracy whose *scoring* is scripted (member e scores 1.0 from step ``reach[e]`` on, 0.5
+    before); the trigger under test (the comparison with the target, the freezing of reached members,
+    the stop once all are frozen) is StopAtAccuracy's own."""
+
+    def __init__(self, reach: list[int | None]) -> None:
+        super().__init__(target=0.9, every_n_steps=1)
+        self.reach, self.scored_steps = reach, []
+
+    def accuracy(self, trainer, pl_module):
+        self.scored_steps.append(trainer.global_step)
+        return torch.tensor([1.0 if r is not None and trainer.global_step >= r else 0.5 for r in self.reach])
+
+
+def _alone(seed: int, steps: int) -> dict[str, torch.Tensor]:
+    """Independent reference: the same member trained alone, without any callback, for ``steps``."""
+    m = RNNModule(n_input=3, n_output=3, n_hidden=10, seeds=[seed], lr=0.05)
+    _fit(m, [], steps=steps)
+    return {k: v[0] for k, v in m.laziness_weights().items()}
+
+
 def test_frozen_member_keeps_its_weights_and_others_train_as_alone():
+    """Member 0 reaches the target at step 2, member 1 never: member 0's final weights are those of
+    the same network trained alone for 2 steps, member 1's those of 6 steps alone."""
     ens = RNNModule(n_input=3, n_output=3, n_hidden=10, seeds=[0, 1], lr=0.05)
-    W0 = {k: v.detach().clone() for k, v in ens.laziness_weights().items()}
-
-    class FreezeFirstAt2(StopAtAccuracy):
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            if trainer.global_step == 2:
-                self.stopped_at[0], self.accuracy_at_stop[0] = 2, 0.0
-                self.snapshot = {k: v.detach().clone() for k, v in pl_module.laziness_weights().items()}
-
-    cb = FreezeFirstAt2(target=1.0, every_n_steps=1)
+    cb = _ScriptedAccuracy(reach=[2, None])
     _fit(ens, [cb], steps=6)
-    alone = RNNModule(n_input=3, n_output=3, n_hidden=10, seeds=[1], lr=0.05)
-    _fit(alone, [], steps=6)
+    assert cb.scored_steps == [1, 2, 3, 4, 5, 6]  # every_n_steps=1: scored after each step
+    at2, at6 = _alone(0, 2), _alone(1, 6)
     for k, w in ens.laziness_weights().items():
-        assert torch.equal(w[0], cb.snapshot[k][0])  # frozen exactly at its stopping step
-        assert not torch.equal(w[0], W0[k][0])  # ... after having trained for 2 steps
-        assert torch.allclose(w[1], alone.laziness_weights()[k][0], atol=1e-6)  # member 1 unaffected
-    assert cb.member_metrics()[0]["stopped_at_step"] == 2 and cb.member_metrics()[1]["reached_target"] is False
+        assert torch.allclose(w[0], at2[k], atol=1e-6)  # frozen exactly at its stopping step
+        assert torch.allclose(w[1], at6[k], atol=1e-6)  # member 1 unaffected
+    mm = cb.member_metrics()
+    assert mm[0]["stopped_at_step"] == 2 and mm[0]["accuracy_at_stop"] == 1.0 and mm[0]["reached_target"]
+    assert mm[1]["stopped_at_step"] is None and mm[1]["reached_target"] is False
+
+
+def test_run_stops_when_every_member_reached_the_target():
+    ens = RNNModule(n_input=3, n_output=3, n_hidden=10, seeds=[0, 1], lr=0.05)
+    cb = _ScriptedAccuracy(reach=[2, 4])
+    trainer = L.Trainer(max_steps=10, logger=False, enable_progress_bar=False, enable_checkpointing=False,
+                        enable_model_summary=False, callbacks=[cb], limit_val_batches=0)
+    trainer.fit(ens, datamodule=_Toy())
+    assert trainer.global_step == 4 and cb.scored_steps == [1, 2, 3, 4]
+    at2, at4 = _alone(0, 2), _alone(1, 4)
+    for k, w in ens.laziness_weights().items():
+        assert torch.allclose(w[0], at2[k], atol=1e-6) and torch.allclose(w[1], at4[k], atol=1e-6)
 
 
 def test_learned_structure_is_the_teachers_weight_change(teacher):

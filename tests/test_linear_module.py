@@ -3,13 +3,16 @@ small-scale trends of Fig. 3B and Fig. 4A."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
+from conftest import assert_member_measures_valid
 from linear_gd import gradient_descent
+from trend_stats import ALPHA, describe, p_less, p_paired_less
 
 from rlnet.cli import main
 from rlnet.connectivity.svd import svd_truncate
@@ -103,7 +106,9 @@ def test_shipped_linear_configs_run(config, tmp_path):
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["steps"] == 3 and len(m["members"]) >= 1
     for mem in m["members"]:
-        assert {"init", "kernel_alignment", "theory_kernel_alignment", "weight_change_norm"} <= set(mem)
+        assert_member_measures_valid(mem, ("kernel_alignment", "theory_kernel_alignment", "weight_change_norm",
+                                           "final_loss"))
+        assert mem["init"]
 
 
 def test_cli_aligned_run_matches_eq8_theory(tmp_path):
@@ -122,9 +127,10 @@ def test_cli_aligned_run_matches_eq8_theory(tmp_path):
 
 
 def _trained_alignment(dm: StudentTeacherDataModule, inits: list[str], n_seeds: int, n_hidden: int = 100,
-                       lr: float = 0.01) -> dict[str, torch.Tensor]:
-    """KA per init after full-batch GD to convergence (hand-written gradients, the module's init)."""
-    m = LinearModule(n_input=dm.d, n_hidden=n_hidden, inits=inits, n_members=n_seeds)
+                       lr: float = 0.01, seed: int = 0) -> dict[str, torch.Tensor]:
+    """KA per init after full-batch GD to convergence (hand-written gradients, the module's init);
+    member seeds ``seed .. seed + n_seeds - 1``. Every network must converge (none is left out)."""
+    m = LinearModule(n_input=dm.d, n_hidden=n_hidden, inits=inits, n_members=n_seeds, seed=seed)
     m.init_weights({k: dm.teacher_direction(k) for k in ("aligned", "partial")})
     W_1, W_2 = m.net.W_1.detach(), m.net.W_2.detach()
     W_1f, W_2f, loss = gradient_descent(W_1, W_2, dm.x, dm.y, lr, steps=50000, tol=1e-14)
@@ -134,25 +140,55 @@ def _trained_alignment(dm: StudentTeacherDataModule, inits: list[str], n_seeds: 
     return {i: ka[[k for k, s in enumerate(specs) if s == i]] for i in inits}
 
 
-def test_fig3b_trend_small():
-    """Fig. 3B at small scale (d = 2, N = 100, 8 seeds): the aligned init is the most aligned, above a
-    random rank-1 init of the same norm, and the partial init gains as the dominant features strengthen."""
-    res = {k: _trained_alignment(StudentTeacherDataModule(d=2, n_samples=50, kappa=k), ["svd:1", "aligned", "partial"],
-                                 8, lr=0.005) for k in (1.0, 10.0)}
+# Seed block b: data seeds 4b .. 4b + 3 (teacher, features F, inputs), member seeds 100 b .. 100 b + 7 on
+# each. Block 0 runs in the default suite, blocks 1-3 with -m slow; all four give the same verdicts.
+BLOCKS = [0, *(pytest.param(b, marks=pytest.mark.slow) for b in (1, 2, 3))]
+
+
+def _pooled(block: int, inits: list[str], lr: float, **data: object) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {i: [] for i in inits}
+    for data_seed in range(4 * block, 4 * block + 4):
+        res = _trained_alignment(StudentTeacherDataModule(seed=data_seed, **data), inits, 8, lr=lr, seed=100 * block)
+        for i in inits:
+            out[i] += res[i].tolist()
+    return out
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+def test_fig3b_trend_small(block):
+    """Fig. 3B at small scale (d = 2, N = 100, 32 networks per init: 4 teachers x 8 seeds): the aligned
+    init ends more aligned than a random rank-1 init of the same norm, and more than the partial init
+    at kappa = 1; the partial init gains as the dominant features strengthen (kappa 1 -> 10, each
+    network paired with itself: same seed, same teacher and inputs, only kappa changed). One-sided
+    Mann-Whitney (unpaired) or Wilcoxon (paired) tests at ALPHA.
+
+    Not asserted: aligned above partial at kappa = 10, where the two agree to ~1e-3 and the order
+    flips with the teacher (partial above aligned for every seed of data seed 2); nor that the
+    aligned-random gap grows with kappa: in expectation over random directions it does not depend
+    on kappa (rank_one_alignment); single teachers move it either way."""
+    inits = ["svd:1", "aligned", "partial"]
+    res = {k: _pooled(block, inits, 0.005, d=2, n_samples=50, kappa=k) for k in (1.0, 10.0)}
     for k in res:
-        assert res[k]["aligned"].mean() > res[k]["svd:1"].mean()
-        assert res[k]["aligned"].mean() >= res[k]["partial"].mean()
-    assert res[10.0]["partial"].mean() > res[1.0]["partial"].mean()
-    # Not asserted: that the aligned-random gap grows with kappa. In expectation over random
-    # directions it does not depend on kappa (rank_one_alignment); single teachers move it either way.
+        print(f"block {block} kappa {k}: {describe('svd:1 vs aligned', res[k]['svd:1'], res[k]['aligned'])}")
+        assert p_less(res[k]["svd:1"], res[k]["aligned"]) < ALPHA
+    print(f"block {block}: {describe('partial vs aligned at kappa 1', res[1.0]['partial'], res[1.0]['aligned'])}")
+    assert p_less(res[1.0]["partial"], res[1.0]["aligned"]) < ALPHA
+    p = p_paired_less(res[1.0]["partial"], res[10.0]["partial"])
+    gains = sum(b > a for a, b in zip(res[1.0]["partial"], res[10.0]["partial"], strict=True))
+    print(f"block {block}: partial gains with kappa in {gains} of 32 pairs, Wilcoxon p = {p:.2g}")
+    assert p < ALPHA
 
 
-def test_fig4a_trend_small():
-    """Fig. 4A at small scale (d = 10, N = 100, 8 seeds, all-ones teacher): higher initial rank of W_1
-    at fixed norm -> higher kernel alignment."""
-    res = _trained_alignment(StudentTeacherDataModule(d=10, n_samples=50), ["svd:1", "svd:3", "svd:10"], 8, lr=0.02)
-    means = [float(res[i].mean()) for i in ("svd:1", "svd:3", "svd:10")]
-    assert means[0] < means[1] < means[2], means
+@pytest.mark.parametrize("block", BLOCKS)
+def test_fig4a_trend_small(block):
+    """Fig. 4A at small scale (d = 10, N = 100, all-ones teacher, 32 networks per rank: 4 data draws x
+    8 seeds): higher initial rank of W_1 at fixed norm -> higher kernel alignment (rank 1 < 3 < 10,
+    one-sided Mann-Whitney tests at ALPHA)."""
+    ranks = ["svd:1", "svd:3", "svd:10"]
+    res = _pooled(block, ranks, 0.02, d=10, n_samples=50)
+    for lo, hi in itertools.pairwise(ranks):
+        print(f"block {block}: {describe(f'{lo} vs {hi}', res[lo], res[hi])}")
+        assert p_less(res[lo], res[hi]) < ALPHA
 
 
 def test_second_fit_continues_and_aligned_needs_teacher_data(tmp_path):

@@ -86,6 +86,15 @@ def test_representation_over_all_steps():
     m = RNNModule(n_input=100, n_output=1, n_hidden=12, n_members=2, loss="mse", representation_steps="all")
     H = m.laziness_representation(x)
     assert H.shape == (2, 20, 12)
-    assert torch.equal(H[:, 7], m.net(x)[1][:, 7, 0])
+    # Independent reference: Eq. 1 (Euler, a = dt / tau) stepped by hand in float64 for the one trial.
+    a = m.hparams.dt / m.hparams.tau
+    assert m.hparams.discretization == "euler"
+    for e in range(2):
+        W_h, W_x = m.net.W_h[e].detach().double(), m.net.W_x[e].detach().double()
+        r, rates = torch.zeros(12, dtype=torch.float64), []
+        for t in range(20):
+            r = torch.relu((1 - a) * r + a * (W_h @ r + W_x @ x[t, 0].double()))
+            rates.append(r)
+        torch.testing.assert_close(H[e].double(), torch.stack(rates), rtol=1e-4, atol=1e-4)  # float32 vs float64
     with pytest.raises(ValueError, match=r"model\.representation_steps"):
         RNNModule(representation_steps="some")

@@ -54,12 +54,31 @@ def test_leak_and_gain_errors():
         leak_and_gain("rk4", 1.0, 100.0)
 
 
+def _cross_entropy(logits: torch.Tensor, label: int) -> torch.Tensor:
+    """-log softmax(logits)[label], written out."""
+    return torch.log(torch.exp(logits).sum()) - logits[label]
+
+
 @pytest.mark.parametrize("kind", ["rnn", "mlp"])
 def test_training_step_runs_without_a_trainer(kind):
-    """The modules' training step in a plain PyTorch loop (no Trainer attached) gives the summed loss."""
+    """The modules' training step in a plain PyTorch loop (no Trainer attached) gives the sum over
+    members of each member's mean cross-entropy, computed here from the weights with loops in float64:
+    the RNN (Eq. 1, Euler) at every step of every trial, the MLP (``W_2 relu(W_1 x)``) at the last step."""
     from rlnet.models import MLPModule, RNNModule
 
-    x, y = torch.randn(5, 4, 3), torch.randint(0, 3, (5, 4))
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(5, 4, 3, generator=g), torch.randint(0, 3, (5, 4), generator=g)
     model = RNNModule(3, 3, n_hidden=8, n_members=2) if kind == "rnn" else MLPModule(3, 3, n_hidden=8, n_members=2)
     loss = model.training_step((x, y), 0)
-    assert torch.allclose(loss, model.member_losses(model(x)[0], y).sum())
+    xd, expected = x.double(), torch.zeros((), dtype=torch.float64)
+    for e in range(2):
+        if kind == "rnn":
+            W_h, W_x, W_o = (w[e].detach().double() for w in (model.net.W_h, model.net.W_x, model.net.W_o))
+            out = loop_reference(W_h, W_x, W_o, xd, "euler", model.hparams.dt, model.hparams.tau)  # (T, B, O)
+            terms = [_cross_entropy(out[t, b], int(y[t, b])) for t in range(5) for b in range(4)]
+        else:
+            W_1, W_2 = (w[e].detach().double() for w in (model.net.W_1, model.net.W_2))
+            terms = [_cross_entropy(W_2 @ torch.relu(W_1 @ xd[-1, b]), int(y[-1, b])) for b in range(4)]
+        expected = expected + torch.stack(terms).mean()
+    assert model.hparams.get("discretization", "euler") == "euler"
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
