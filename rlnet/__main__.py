@@ -7,7 +7,7 @@ if __name__ == "__main__":
         # These need neither Lightning nor torch at start-up: skip importing the CLI (seconds).
         import importlib
 
-        sys.exit(int(importlib.import_module(f"rlnet.{sys.argv[1]}").main(sys.argv[2:]) or 0))
+        sys.exit(int(importlib.import_module(f"rlnet.experiments.{sys.argv[1]}").main(sys.argv[2:]) or 0))
     from rlnet.cli import main
 
     sys.exit(main())

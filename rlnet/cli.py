@@ -2,7 +2,7 @@
 
 A LightningCLI (jsonargparse) in the torchgeo shape: :func:`main` takes the argument list, so
 tests run it in-process. Besides Lightning's ``fit/validate/test`` it dispatches ``sweep`` and
-``report`` (see :mod:`rlnet.sweep` and :mod:`rlnet.report`) when those modules are present.
+``report`` (see :mod:`rlnet.experiments.sweep` and :mod:`rlnet.experiments.report`) when those modules are present.
 """
 
 from __future__ import annotations
@@ -169,12 +169,16 @@ class RLNetCLI(LightningCLI):
         return None
 
 
+EXTRA_SUBCOMMANDS = {"sweep": "rlnet.experiments.sweep", "report": "rlnet.experiments.report",
+                     "spectra": "rlnet.spectra"}
+
+
 def _dispatch_extra(args: list[str]) -> int | None:
-    """``sweep``, ``report``, ``grid`` and ``spectra`` subcommands, provided by their own modules."""
-    if args and args[0] in ("sweep", "report", "grid", "spectra"):
+    """``sweep``, ``report`` and ``spectra`` subcommands, provided by their own modules."""
+    if args and args[0] in EXTRA_SUBCOMMANDS:
         import importlib
 
-        mod = importlib.import_module(f"rlnet.{args[0]}")
+        mod = importlib.import_module(EXTRA_SUBCOMMANDS[args[0]])
         return int(mod.main(args[1:]) or 0)
     return None
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rlnet.report import initial_matrix, load_records, main, make_report, records_from_metrics
-from rlnet.results_db import ResultsDB
+from rlnet.experiments.report import initial_matrix, load_records, main, make_report, records_from_metrics
+from rlnet.experiments.results_db import ResultsDB
 
 PNG = b"\x89PNG\r\n\x1a\n"
 RANKS = [1, 30, 100, 300]

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlnet.results_db import ResultsDB
-from rlnet.sweep import grid, load_sweep, main, parse_sweep, plan, render_command, run_sweep, sample
+from rlnet.experiments.results_db import ResultsDB
+from rlnet.experiments.sweep import grid, load_sweep, main, parse_sweep, plan, render_command, run_sweep, sample
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEPS = sorted((ROOT / "sweeps").glob("*.yaml"))

@@ -171,7 +171,7 @@ def load_records(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
                 rec["settings"] = {k: v for k, v in r.items() if k not in RESERVED and v is not None}
                 recs.append(rec)
     elif path.is_file():
-        from rlnet.results_db import ResultsDB
+        from rlnet.experiments.results_db import ResultsDB
 
         for row in ResultsDB(path).rows():
             if row["status"] in ("ok", "diverged") and row["metrics"]:

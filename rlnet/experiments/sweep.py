@@ -8,7 +8,7 @@ file works unchanged with ``wandb sweep FILE`` and any number of ``wandb agent``
 
 Locally each run is one process (an argument list, never a shell, so parameter values are never
 interpolated by one) with its own ``--trainer.default_root_dir``; its row goes into the results
-table (:class:`rlnet.results_db.ResultsDB`, one SQLite transaction per row). A run's id is a hash
+table (:class:`rlnet.experiments.results_db.ResultsDB`, one SQLite transaction per row). A run's id is a hash
 of its parameters and the command, so running the same sweep again runs only what is missing
 (runs that failed, or were killed, run again); a failed run is recorded with its error and the
 others go on.
@@ -37,7 +37,7 @@ import numpy as np
 import yaml
 
 from rlnet._cli_args import parse_cli_args
-from rlnet.results_db import ResultsDB
+from rlnet.experiments.results_db import ResultsDB
 
 METHODS = ("grid", "random")
 # W&B's command macros; locally ${env} is dropped and ${interpreter} / `python` is this interpreter.
