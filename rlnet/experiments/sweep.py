@@ -22,6 +22,7 @@ import math
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -37,7 +38,9 @@ import numpy as np
 import yaml
 
 from rlnet._cli_args import parse_cli_args
+from rlnet.experiments.packing import DEFAULT_MAX_MEMBERS, Job, make_job, pack, run_metrics
 from rlnet.experiments.results_db import ResultsDB
+from rlnet.results import write_json_atomic
 
 METHODS = ("grid", "random")
 # W&B's command macros; locally ${env} is dropped and ${interpreter} / `python` is this interpreter.
@@ -104,7 +107,11 @@ def parse_sweep(raw: Any, name: str = "sweep", path: Path | None = None) -> Swee
     run_cap = raw.get("run_cap")
     if run_cap is not None and (not isinstance(run_cap, int) or run_cap < 1):
         raise ValueError(f"sweep.run_cap must be a positive integer, got {run_cap!r}")
-    return Sweep(name=str(raw.get("name") or name), method=method, parameters=params, command=command,
+    sweep_name = str(raw.get("name") or name)
+    if not sweep_name or sweep_name in (".", "..") or any(c in sweep_name for c in ("/", "\\", os.sep)):
+        raise ValueError(f"sweep.name {sweep_name!r} must be a plain name (no path separator, not '..'): "
+                         "it names the results folder")
+    return Sweep(name=sweep_name, method=method, parameters=params, command=command,
                  program=raw.get("program"), run_cap=run_cap, path=path, raw=raw)
 
 
@@ -264,8 +271,8 @@ def plan(sweep: Sweep, count: int | None = None, seed: int = 0, python: str | No
 
 
 # ---- running ------------------------------------------------------------------------------------
-def run_argv(run: Run, run_dir: Path, wandb: bool) -> list[str]:
-    """The run's argument list plus what the local runner adds (its directory, no progress bar)."""
+def run_argv(run: Run | Job, run_dir: Path, wandb: bool) -> list[str]:
+    """A run's (or job's) argument list plus what the local runner adds (its directory, no progress bar)."""
     extra = [f"--trainer.default_root_dir={run_dir}", "--trainer.enable_progress_bar=false"]
     if not wandb:
         extra.append("--trainer.logger=false")
@@ -290,7 +297,7 @@ def _error_of(stderr: Path, rc: int, start: int = 0) -> str:
 
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)  # children import this very rlnet
+    root = str(Path(__file__).resolve().parents[2])  # children import this very rlnet
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env.setdefault(var, "1")  # one thread per process: --jobs sets the parallelism
@@ -298,8 +305,29 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _die_with(parent: int):
+    """A ``preexec_fn``: the child gets SIGKILL when the thread that started it dies (Linux
+    ``PR_SET_PDEATHSIG``), so that even a ``kill -9`` of the runner leaves no run training."""
+    def set_deathsig() -> None:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the runner died before prctl
+            os._exit(1)
+    return set_deathsig if sys.platform.startswith("linux") else None
+
+
+def _load_metrics(path: Path) -> dict | None:
+    """A finished ``metrics.json`` (written atomically), or ``None`` if absent or unreadable."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("members"), list) else None
+
+
 class _Runner:
-    """Runs processes, tracks them so that an interrupt stops them all."""
+    """Claims, runs and records jobs; tracks their processes so that an interrupt stops them all."""
 
     def __init__(self, db: ResultsDB, sweep_name: str, runs_dir: Path, wandb: bool,
                  timeout: float | None) -> None:
@@ -309,23 +337,80 @@ class _Runner:
         self.lock = threading.Lock()
         self.stopping = False
         self.env = _child_env()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
-    def run(self, run: Run) -> str:
-        run_dir = self.runs_dir / run.run_id
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "metrics.json").unlink(missing_ok=True)  # left by a killed attempt
-        argv = run_argv(run, run_dir, self.wandb)
+    def record_finished(self, job: Job, job_dir: Path, metrics: dict, started: float | None = None) -> dict[str, str]:
+        """One row per run from its members of the job's ``metrics.json``."""
+        out = {}
+        if len(metrics.get("members", [])) != job.n_members:
+            return self.record_failed(job, job_dir, f"metrics.json has {len(metrics.get('members', []))} members, "
+                                                    f"the job {job.n_members}")
+        for k, run in enumerate(job.runs):
+            m = run_metrics(metrics, job, k) if len(job.runs) > 1 else metrics
+            status = "diverged" if any(x.get("diverged") for x in m["members"]) else "ok"
+            self.db.record(run.run_id, self.sweep_name, run.params, status, run_dir=str(job_dir), metrics=m,
+                           started=started, owner=self.owner)
+            out[run.run_id] = status
+        return out
+
+    def record_failed(self, job: Job, job_dir: Path, error: str, started: float | None = None) -> dict[str, str]:
+        for run in job.runs:  # never replaces a finished row (ResultsDB.record)
+            self.db.record(run.run_id, self.sweep_name, run.params, "failed", error=error, run_dir=str(job_dir),
+                           started=started, owner=self.owner)
+        return {run.run_id: "failed" for run in job.runs}
+
+    def adopt(self, plan_ids: dict[str, Run], finished: set[str]) -> int:
+        """Record runs whose job finished (its ``metrics.json`` exists) but whose rows do not say so,
+        e.g. after the runner was killed between the fit's end and the row. Returns how many."""
+        n = 0
+        for manifest_path in sorted(self.runs_dir.glob("*/job.json")):
+            try:
+                manifest = json.loads(manifest_path.read_text())
+                entries = manifest["runs"]
+                runs = [plan_ids.get(_hash_of(e["run_id"])) for e in entries]
+                slices = [tuple(e["members"]) for e in entries]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if any(r is None for r in runs) or all(_hash_of(r.run_id) in finished for r in runs):
+                continue
+            metrics = _load_metrics(manifest_path.parent / "metrics.json")
+            if metrics is None:
+                continue
+            job = Job(manifest.get("job_id", manifest_path.parent.name), runs, slices,
+                      list(manifest.get("argv", [])), 0.0)
+            for run_id, status in self.record_finished(job, manifest_path.parent, metrics).items():
+                n += status != "failed"
+                finished.add(_hash_of(run_id))
+        return n
+
+    def run(self, job: Job) -> dict[str, str]:
+        """Run one job; returns the status of each run it claimed (runs another runner holds are left out)."""
+        claimed = [(r, res) for r, res in zip(job.runs, job.resolved, strict=True)
+                   if self.db.claim(r.run_id, self.sweep_name, r.params, self.owner)]
+        if not claimed:
+            return {}
+        if len(claimed) < len(job.runs):  # another runner holds some: train the rest together
+            job = make_job([r for r, _ in claimed], [res for _, res in claimed])
+        job_dir = self.runs_dir / job.job_id
+        job_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(job_dir / "job.json", job.manifest())
+        metrics = _load_metrics(job_dir / "metrics.json")
+        if metrics is not None:  # finished before a restart: recorded, not run again
+            return self.record_finished(job, job_dir, metrics)
+        for stale in ("metrics.json",):  # an unreadable file left by a crash would stop the fit
+            (job_dir / stale).unlink(missing_ok=True)
+        argv = run_argv(job, job_dir, self.wandb)
         started = time.time()
-        self.db.record(run.run_id, self.sweep_name, run.params, "running", run_dir=str(run_dir), started=started)
-        out, err = run_dir / "stdout.log", run_dir / "stderr.log"
+        out, err = job_dir / "stdout.log", job_dir / "stderr.log"
         err_start = err.stat().st_size if err.exists() else 0
         with out.open("a") as fo, err.open("a") as fe:
             fo.write(f"# started {time.strftime('%Y-%m-%d %H:%M:%S')}: {shlex.join(argv)}\n")
             fo.flush()
             with self.lock:
                 if self.stopping:
-                    return "failed"
-                proc = subprocess.Popen(argv, stdout=fo, stderr=fe, env=self.env, stdin=subprocess.DEVNULL)
+                    return self.record_failed(job, job_dir, "the sweep was stopped before this run started", started)
+                proc = subprocess.Popen(argv, stdout=fo, stderr=fe, env=self.env, stdin=subprocess.DEVNULL,
+                                        preexec_fn=_die_with(os.getpid()))
                 self.procs.add(proc)
             try:
                 rc = proc.wait(timeout=self.timeout)
@@ -336,20 +421,13 @@ class _Runner:
             finally:
                 with self.lock:
                     self.procs.discard(proc)
+        metrics = _load_metrics(job_dir / "metrics.json")
+        if rc == 0 and metrics is not None:
+            return self.record_finished(job, job_dir, metrics, started)
         if self.stopping:
-            return "failed"
-        metrics_path = run_dir / "metrics.json"
-        if rc == 0 and metrics_path.exists():
-            metrics = json.loads(metrics_path.read_text())
-            diverged = any(m.get("diverged") for m in metrics.get("members", []))
-            status = "diverged" if diverged else "ok"
-            self.db.record(run.run_id, self.sweep_name, run.params, status, run_dir=str(run_dir),
-                           metrics=metrics, started=started)
-            return status
+            return self.record_failed(job, job_dir, "stopped with the sweep (SIGINT/SIGTERM)", started)
         error = _error_of(err, rc, err_start) if rc != 0 else "exit status 0 but no metrics.json was written"
-        self.db.record(run.run_id, self.sweep_name, run.params, "failed", error=error,
-                       run_dir=str(run_dir), started=started)
-        return "failed"
+        return self.record_failed(job, job_dir, error, started)
 
     def stop(self) -> None:
         with self.lock:
@@ -360,52 +438,81 @@ class _Runner:
 
 def run_sweep(sweep: Sweep, out: Path, jobs: int = 1, db_path: Path | None = None, count: int | None = None,
               seed: int = 0, shard: tuple[int, int] = (0, 1), wandb: bool = False,
-              timeout: float | None = None, progress: bool = True) -> dict[str, int]:
-    """Run what is missing of ``sweep``; returns counts by status of the runs started now."""
-    runs = plan(sweep, count, seed)
-    i, n = shard
-    runs = [r for k, r in enumerate(runs) if k % n == i]
-    db = ResultsDB(db_path or out / "results.db")
-    done = {_hash_of(i) for i in db.finished_ids(sweep.name)}  # the hash is the identity
-    todo = [r for r in runs if _hash_of(r.run_id) not in done]
-    print(f"sweep {sweep.name}: {len(runs)} runs, {len(runs) - len(todo)} already finished, "
-          f"{len(todo)} to run with {jobs} job(s); results table {db.path}", file=sys.stderr)
+              timeout: float | None = None, progress: bool = True, pack_runs: bool = True,
+              max_members: int = DEFAULT_MAX_MEMBERS) -> dict[str, int]:
+    """Run what is missing of ``sweep``; returns counts by status of the runs finished now."""
+    return run_sweeps([(sweep, out, db_path or out / "results.db")], jobs, count, seed, shard, wandb, timeout,
+                      progress, pack_runs, max_members)
+
+
+def run_sweeps(targets: list[tuple[Sweep, Path, Path]], jobs: int = 1, count: int | None = None, seed: int = 0,
+               shard: tuple[int, int] = (0, 1), wandb: bool = False, timeout: float | None = None,
+               progress: bool = True, pack_runs: bool = True,
+               max_members: int = DEFAULT_MAX_MEMBERS) -> dict[str, int]:
+    """Run what is missing of every ``(sweep, out, results table)`` in one pool of ``jobs`` processes:
+    each sweep planned as W&B plans it (then ``--shard``), its unfinished runs packed into ensemble
+    jobs, all jobs longest first. Returns counts by status of the runs finished now."""
+    work: list[tuple[_Runner, Job]] = []
+    total = 0
+    for sweep, out, db_path in targets:
+        runs = _shard(plan(sweep, count, seed), shard)
+        db = ResultsDB(db_path)
+        runner = _Runner(db, sweep.name, out / "runs", wandb, timeout)
+        done = {_hash_of(i) for i in db.finished_ids(sweep.name)}  # the hash is the identity
+        adopted = runner.adopt({_hash_of(r.run_id): r for r in runs}, done)
+        todo = [r for r in runs if _hash_of(r.run_id) not in done]
+        job_list = pack(todo, jobs, max_members, enabled=pack_runs and not wandb)
+        print(f"sweep {sweep.name}: {len(runs)} runs, {len(runs) - len(todo)} already finished"
+              f"{f' ({adopted} found finished on disk)' if adopted else ''}, {len(todo)} to run as "
+              f"{len(job_list)} job(s), {jobs} at a time; results table {db.path}", file=sys.stderr)
+        work += [(runner, j) for j in job_list]
+        total += len(todo)
     counts = {"ok": 0, "diverged": 0, "failed": 0}
-    if not todo:
+    if not work:
         return counts
-    runner = _Runner(db, sweep.name, out / "runs", wandb, timeout)
+    work.sort(key=lambda rj: -rj[1].cost)  # longest first: the processes finish together
     from tqdm import tqdm
 
-    bar = tqdm(total=len(todo), unit="run", desc=sweep.name, disable=not progress, file=sys.stderr,
+    bar = tqdm(total=total, unit="run", desc="sweep", disable=not progress, file=sys.stderr,
                dynamic_ncols=True, smoothing=0.0)
-    old = signal.getsignal(signal.SIGTERM)
-    if threading.current_thread() is threading.main_thread():
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:
         signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGINT, _raise_interrupt)
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        futures = {pool.submit(runner.run, r): r for r in todo}
+        futures = {pool.submit(runner.run, job): (runner, job) for runner, job in work}
         for fut in as_completed(futures):
-            run = futures[fut]
+            runner, job = futures[fut]
             try:
-                status = fut.result()
-            except Exception as err:  # the runner itself failed on this run: record, go on
-                status = "failed"
-                db.record(run.run_id, sweep.name, run.params, "failed", error=f"runner: {err!r}")
-            counts[status] += 1
-            if status == "failed":
-                bar.write(f"failed: {run.run_id}: {_last_error(db, sweep.name, run.run_id)}", file=sys.stderr)
+                statuses = fut.result()
+            except Exception as err:  # the runner itself failed on this job: record, go on
+                statuses = runner.record_failed(job, runner.runs_dir / job.job_id, f"runner: {err!r}")
+            for run_id, status in statuses.items():
+                counts[status] += 1
+                if status == "failed":
+                    bar.write(f"failed: {run_id}: {_last_error(runner.db, runner.sweep_name, run_id)}",
+                              file=sys.stderr)
             bar.set_postfix(ok=counts["ok"], failed=counts["failed"], diverged=counts["diverged"])
-            bar.update(1)
+            bar.update(len(job.runs))
     except KeyboardInterrupt:
-        runner.stop()
+        for runner in {id(r): r for r, _ in work}.values():
+            runner.stop()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, old)
+        if main_thread:
+            for s_, h in old.items():
+                signal.signal(s_, h)
     return counts
+
+
+def _shard(runs: list[Run], shard: tuple[int, int]) -> list[Run]:
+    i, n = shard
+    return [r for k, r in enumerate(runs) if k % n == i]
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -432,17 +539,29 @@ def build_parser():
     from jsonargparse import ArgumentParser
 
     p = ArgumentParser(prog="rlnet sweep", exit_on_error=False,
-                       description="Run a W&B sweep file locally: one process per run, results in SQLite.")
-    p.add_argument("file", type=str, help="sweep file (W&B format), e.g. sweeps/fig1_2af.yaml")
-    p.add_argument("--jobs", type=int, default=1, help="runs at once (one torch thread each)")
-    p.add_argument("--out", type=str | None, default=None, help="output directory (default results/NAME)")
+                       description="Run W&B sweep files locally: runs packed into ensemble jobs, one process "
+                                   "per core, one row per run in SQLite.")
+    p.add_argument("files", type=str, nargs="+",
+                   help="sweep files (W&B format), e.g. sweeps/fig1_2af.yaml; several run in one pool")
+    p.add_argument("--jobs", type=int, default=1, help="processes at once (one torch thread each)")
+    p.add_argument("--out", type=str | None, default=None,
+                   help="output directory (default results/NAME; with several files OUT/NAME)")
     p.add_argument("--db", type=str | None, default=None, help="results table (default OUT/results.db)")
     p.add_argument("--count", type=int | None, default=None, help="runs of a random sweep (default run_cap)")
     p.add_argument("--seed", type=int, default=0, help="seed of a random sweep's draws")
     p.add_argument("--shard", type=str, default="0/1", help="run only runs k with k %% N == I (SLURM arrays)")
-    p.add_argument("--wandb", type=bool, default=False, help="keep the config's (offline) W&B logger")
-    p.add_argument("--run_timeout", type=float | None, default=None, help="seconds before a run is killed")
-    p.add_argument("--dry-run", action="store_true", help="list the commands and what is done; run nothing")
+    p.add_argument("--wandb", type=bool, default=False,
+                   help="keep the config's (offline) W&B logger; each run then trains alone")
+    p.add_argument("--run_timeout", type=float | None, default=None,
+                   help="seconds before a job's process (one run, or a packed ensemble of runs) is killed")
+    p.add_argument("--pack", type=bool, default=True,
+                   help="train runs that differ only in per-member keys (seed, structure) as one ensemble")
+    p.add_argument("--max_members", type=int, default=DEFAULT_MAX_MEMBERS,
+                   help="about this many networks per packed job at most (memory: 1.45 GiB for 20 at N=300)")
+    p.add_argument("--override", type=list[str], default=[],
+                   help="extra 'rlnet fit' arguments appended to every run, e.g. --override "
+                        "'[--trainer.max_steps=20]' (part of each run's identity: another results row)")
+    p.add_argument("--dry-run", action="store_true", help="list the jobs and what is done; run nothing")
     p.add_argument("--progress", type=bool, default=True, help="show the progress bar")
     return p
 
@@ -453,33 +572,50 @@ def main(args: Sequence[str] | None = None) -> int:
         a = parse_cli_args(build_parser(), args)
         if a.jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
-        sweep = load_sweep(a.file)
+        if a.max_members < 1:
+            raise ValueError(f"--max_members must be >= 1, got {a.max_members}")
+        if any(not o.startswith("--") for o in a.override):
+            raise ValueError(f"--override takes 'rlnet fit' arguments such as --trainer.max_steps=20, got {a.override}")
+        files = [f for item in a.files for f in ([item] if isinstance(item, str) else item)]
+        sweeps = [load_sweep(f) for f in files]
+        names = [s.name for s in sweeps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two sweep files have the same name: {names}")
+        for s in sweeps:
+            if a.override:
+                s.command = [*s.command, *a.override]
         shard = _parse_shard(a.shard)
-        out = Path(a.out) if a.out else Path("results") / sweep.name
-        db_path = Path(a.db) if a.db else out / "results.db"
+        targets = []
+        for s in sweeps:
+            out = (Path(a.out) / s.name if len(sweeps) > 1 else Path(a.out)) if a.out else Path("results") / s.name
+            targets.append((s, out, Path(a.db) if a.db else out / "results.db"))
         if a.dry_run:
-            return _dry_run(sweep, out, db_path, a.count, a.seed, shard, a.wandb)
-        counts = run_sweep(sweep, out, a.jobs, db_path, a.count, a.seed, shard, a.wandb, a.run_timeout,
-                           a.progress)
+            return _dry_run(targets, a.count, a.seed, shard, a.wandb, a.jobs, a.pack, a.max_members)
+        counts = run_sweeps(targets, a.jobs, a.count, a.seed, shard, a.wandb, a.run_timeout, a.progress, a.pack,
+                            a.max_members)
     except ValueError as err:  # errors the user can fix: one line, as the CLI prints them
         print(f"rlnet: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("rlnet sweep: interrupted; run the same command again to finish what is missing", file=sys.stderr)
+        print("rlnet sweep: interrupted; finished runs are kept: run the same command again to finish what is "
+              "missing", file=sys.stderr)
         return 130
-    print(f"sweep {sweep.name}: ok {counts['ok']}, diverged {counts['diverged']}, failed {counts['failed']}; "
-          f"table {db_path}", file=sys.stderr)
+    print(f"sweep {', '.join(names)}: ok {counts['ok']}, diverged {counts['diverged']}, failed {counts['failed']}; "
+          f"table(s) {', '.join(str(t[2]) for t in targets)}", file=sys.stderr)
     return 1 if counts["failed"] else 0
 
 
-def _dry_run(sweep: Sweep, out: Path, db_path: Path, count: int | None, seed: int, shard: tuple[int, int],
-             wandb: bool) -> int:
-    runs = plan(sweep, count, seed)
-    done = {_hash_of(i) for i in ResultsDB(db_path).finished_ids(sweep.name)} if db_path.exists() else set()
-    i, n = shard
-    for k, r in enumerate(runs):
-        if k % n != i:
-            continue
-        mark = "done" if _hash_of(r.run_id) in done else "todo"
-        print(f"{mark}  {shlex.join(run_argv(r, out / 'runs' / r.run_id, wandb))}")
+def _dry_run(targets: list[tuple[Sweep, Path, Path]], count: int | None, seed: int, shard: tuple[int, int],
+             wandb: bool, jobs: int, pack_runs: bool, max_members: int) -> int:
+    for sweep, out, db_path in targets:
+        runs = _shard(plan(sweep, count, seed), shard)
+        done = {_hash_of(i) for i in ResultsDB(db_path).finished_ids(sweep.name)} if db_path.exists() else set()
+        for r in runs:
+            if _hash_of(r.run_id) in done:
+                print(f"done  {r.run_id}")
+        todo = [r for r in runs if _hash_of(r.run_id) not in done]
+        for job in pack(todo, jobs, max_members, enabled=pack_runs and not wandb):
+            runs_of = ", ".join(r.run_id for r in job.runs) if len(job.runs) > 1 else ""
+            print(f"todo  {shlex.join(run_argv(job, out / 'runs' / job.job_id, wandb))}"
+                  + (f"  # {len(job.runs)} runs, {job.n_members} members: {runs_of}" if runs_of else ""))
     return 0
