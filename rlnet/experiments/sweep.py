@@ -612,7 +612,7 @@ def _dry_run(targets: list[tuple[Sweep, Path, Path]], count: int | None, seed: i
         done = {_hash_of(i) for i in ResultsDB(db_path).finished_ids(sweep.name)} if db_path.exists() else set()
         for r in runs:
             if _hash_of(r.run_id) in done:
-                print(f"done  {r.run_id}")
+                print(f"done  {shlex.join(run_argv(r, out / 'runs' / r.run_id, wandb))}")
         todo = [r for r in runs if _hash_of(r.run_id) not in done]
         for job in pack(todo, jobs, max_members, enabled=pack_runs and not wandb):
             runs_of = ", ".join(r.run_id for r in job.runs) if len(job.runs) > 1 else ""
