@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import itertools
 import json
 import math
@@ -82,8 +83,38 @@ def _set_dotted(cfg: dict, key: str, value: Any) -> bool:
         if not isinstance(nxt, dict):
             return False
         d = nxt
+    if parts[-1] == "class_path" and d.get("class_path") not in (None, value):
+        return _switch_class(d, value, {})
+    if parts[-1] in d and isinstance(d[parts[-1]], dict) and isinstance(value, dict):
+        return _merge(d, {parts[-1]: value})
     d[parts[-1]] = value
     return True
+
+
+def _accepted(class_path: Any) -> set[str] | None:
+    """The arguments a structure's class accepts, looked up in rlnet's own registry of structures
+    (``rlnet.connectivity``); ``None`` for any other class (the run then trains alone)."""
+    prefix = "rlnet.connectivity."
+    if not isinstance(class_path, str) or not class_path.startswith(prefix):
+        return None
+    import rlnet.connectivity as structures
+
+    cls = getattr(structures, class_path[len(prefix):], None)
+    if not isinstance(cls, type):
+        return None
+    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+
+def _switch_class(section: dict, class_path: str, new_init: dict) -> bool:
+    """A section's class replaced as jsonargparse does: the old ``init_args`` the new class accepts
+    are kept, then the new ones applied."""
+    accepted = _accepted(class_path)
+    if accepted is None:
+        return False
+    old = section.get("init_args") or {}
+    section["class_path"] = class_path
+    section["init_args"] = {k: v for k, v in old.items() if k in accepted} if isinstance(old, dict) else {}
+    return _merge(section["init_args"], new_init) if new_init else True
 
 
 def _yaml_value(text: str) -> Any:
@@ -129,9 +160,12 @@ def resolve_config(argv: list[str]) -> tuple[list[str], dict] | None:
 def _merge(into: dict, new: dict) -> bool:
     for key, value in new.items():
         if isinstance(value, dict) and isinstance(into.get(key), dict):
-            # A new class_path replaces the whole section, as jsonargparse does for another class.
-            if "class_path" in value and value["class_path"] != into[key].get("class_path"):
-                into[key] = copy.deepcopy(value)
+            old_cp = into[key].get("class_path")
+            if "class_path" in value and old_cp is not None and value["class_path"] != old_cp:
+                rest = {k: v for k, v in value.items() if k not in ("class_path", "init_args")}
+                if not _switch_class(into[key], value["class_path"], copy.deepcopy(value.get("init_args") or {})) \
+                        or not _merge(into[key], rest):
+                    return False
             elif not _merge(into[key], value):
                 return False
         else:
