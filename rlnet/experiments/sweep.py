@@ -342,7 +342,7 @@ class _Runner:
     def record_finished(self, job: Job, job_dir: Path, metrics: dict, started: float | None = None) -> dict[str, str]:
         """One row per run from its members of the job's ``metrics.json``."""
         out = {}
-        if len(metrics.get("members", [])) != job.n_members:
+        if len(job.runs) > 1 and len(metrics.get("members", [])) != job.n_members:
             return self.record_failed(job, job_dir, f"metrics.json has {len(metrics.get('members', []))} members, "
                                                     f"the job {job.n_members}")
         for k, run in enumerate(job.runs):
