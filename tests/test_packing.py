@@ -195,3 +195,17 @@ def test_a_packed_run_equals_the_same_run_alone(tmp_path):
                 assert x[key] == pytest.approx(y[key], rel=1e-5, abs=1e-5), key
         assert p["metrics"]["summary"]["mean_kernel_alignment"] == pytest.approx(
             a["metrics"]["summary"]["mean_kernel_alignment"], rel=1e-5)
+    # The report's per-(task, rank) means (what `rlnet grid` printed) from the packed table equal the
+    # mean over the rows' own networks, computed here directly.
+    import statistics as st
+
+    from rlnet.experiments.report import make_report
+
+    rep = make_report(tmp_path / "packed" / "results.db", tmp_path / "report")
+    nets = [m for r in packed.values() for m in r["metrics"]["members"] if not m["diverged"]]
+    for rank in (1, 10):
+        for key in ("weight_change_norm", "representation_alignment", "kernel_alignment", "accuracy"):
+            (cell,) = [c for c in rep["cells"] if c["value"] == rank and c["measure"] == key]
+            vals = [m[key] for m in nets if m["connectivity"]["rank"] == rank]
+            assert cell["n"] == len(vals) == 3
+            assert cell["mean"] == pytest.approx(st.fmean(vals), rel=1e-12)

@@ -53,7 +53,7 @@ def test_rank_trend_equals_scipy_spearman_and_cells_equal_numpy(tmp_path):
     rep = make_report(tmp_path / "table.csv", tmp_path / "out")
     assert rep["x"] == "rank" and rep["panels"] == []
     st = read_csv(tmp_path / "out" / "stats.csv")
-    assert len(st) == 6  # 2 tasks x 3 measures
+    assert len(st) == 8  # 2 tasks x (3 measures + the initial effective rank)
     for row in st:
         assert row["test"] == "spearman"
         ok = [r for r in truth[row["task"]] if r["diverged"] == "false"]
