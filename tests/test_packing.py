@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 from pathlib import Path
@@ -86,7 +87,7 @@ def test_jobs_fill_the_cores_with_equal_network_steps():
 def test_split_is_contiguous_complete_and_balanced(costs, k):
     parts = _split(costs, k)
     assert parts[0][0] == 0 and parts[-1][1] == len(costs)
-    assert all(a < b for a, b in parts) and all(p[1] == q[0] for p, q in zip(parts, parts[1:], strict=False))
+    assert all(a < b for a, b in parts) and all(p[1] == q[0] for p, q in itertools.pairwise(parts))
     sums = [sum(costs[a:b]) for a, b in parts]
     # No single move of a boundary element would make the largest part smaller.
     assert max(sums) - min(sums) <= max(costs)
