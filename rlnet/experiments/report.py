@@ -50,7 +50,7 @@ _IGNORED = ("seed", "default_root_dir", "run_name", "config", "trainer.logger", 
             "enable_progress_bar", "enable_model_summary", "enable_checkpointing", "ckpt_path",
             "num_threads", "n_members", "verbose", "model.init_args.connectivity", "data.init_args.task",
             "log_every_n_steps", "val_check_interval", "check_val_every_n_epoch", "data.init_args.num_workers",
-            "filename", "pairing")
+            "filename", "pairing", "model.init_args.connectivities")
 
 
 # ---- reading ------------------------------------------------------------------------------------

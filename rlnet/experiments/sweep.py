@@ -307,14 +307,20 @@ def _child_env() -> dict[str, str]:
 
 def _die_with(parent: int):
     """A ``preexec_fn``: the child gets SIGKILL when the thread that started it dies (Linux
-    ``PR_SET_PDEATHSIG``), so that even a ``kill -9`` of the runner leaves no run training."""
-    def set_deathsig() -> None:
-        import ctypes
+    ``PR_SET_PDEATHSIG``), so that even a ``kill -9`` of the runner leaves no run training. libc's
+    ``prctl`` is looked up here, in the parent: the forked child only calls it (no import there,
+    which could wait forever on a lock another thread of the runner held at the fork)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def set_deathsig() -> None:
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if os.getppid() != parent:  # the runner died before prctl
             os._exit(1)
-    return set_deathsig if sys.platform.startswith("linux") else None
+    return set_deathsig
 
 
 def _load_metrics(path: Path) -> dict | None:
@@ -391,6 +397,12 @@ class _Runner:
             return {}
         if len(claimed) < len(job.runs):  # another runner holds some: train the rest together
             job = make_job([r for r, _ in claimed], [res for _, res in claimed])
+        return self.execute(job)
+
+    def execute(self, job: Job) -> dict[str, str]:
+        """Train a job whose runs this runner holds and record them. A packed job that fails (not by a
+        timeout or a stop) is run again run by run, so that one run's error (say, a rank above N)
+        is recorded as its own and its job-mates finish."""
         job_dir = self.runs_dir / job.job_id
         job_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(job_dir / "job.json", job.manifest())
@@ -412,11 +424,12 @@ class _Runner:
                 proc = subprocess.Popen(argv, stdout=fo, stderr=fe, env=self.env, stdin=subprocess.DEVNULL,
                                         preexec_fn=_die_with(os.getpid()))
                 self.procs.add(proc)
+            timed_out = False
             try:
                 rc = proc.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                rc = proc.wait()
+                rc, timed_out = proc.wait(), True
                 fe.write(f"\nrlnet: error: run exceeded --run_timeout {self.timeout} s\n")
             finally:
                 with self.lock:
@@ -427,6 +440,13 @@ class _Runner:
         if self.stopping:
             return self.record_failed(job, job_dir, "stopped with the sweep (SIGINT/SIGTERM)", started)
         error = _error_of(err, rc, err_start) if rc != 0 else "exit status 0 but no metrics.json was written"
+        if len(job.runs) > 1 and not timed_out:
+            with err.open("a") as fe:
+                fe.write(f"\nrlnet sweep: the packed job failed ({error}); its {len(job.runs)} runs run again alone\n")
+            out_status: dict[str, str] = {}
+            for run, res in zip(job.runs, job.resolved, strict=True):
+                out_status.update(self.execute(make_job([run], [res])))
+            return out_status
         return self.record_failed(job, job_dir, error, started)
 
     def stop(self) -> None:
