@@ -191,9 +191,10 @@ def _run_real_sweep(doc: dict, tmp_path: Path) -> dict[str, int]:
         os.chdir(cwd)
 
 
-@pytest.mark.slow  # two real (tiny) fits in subprocesses: ~15 s idle, minutes on a busy machine
 def test_real_cli_runs_through_the_runner(tmp_path):
-    """Two tiny real runs: one trains and writes its measures, one is rejected by the model."""
+    """Two tiny real runs (in the default suite: about 15 s): packed into one job, which fails
+    because one run's rank exceeds N; both run again alone: one trains and writes its measures,
+    one is recorded with the model's error."""
     doc = {"name": "tiny", "method": "grid",
            "parameters": {"model.init_args.connectivity.init_args.rank": {"values": [2, 99]}},
            "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml",
