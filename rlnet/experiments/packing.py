@@ -1,7 +1,7 @@
 """Packing a sweep's runs into ensemble jobs: one process trains many runs, each as alone.
 
 Two runs share a process when their resolved configs are equal except for the keys the model
-declares per-member (:attr:`rlnet.models.RNNModule.member_keys`: each member's seed and initial
+declares per-member (:data:`rlnet.models.members.MEMBER_KEYS`, ``RNNModule.member_keys``: each member's seed and initial
 structure). A run's config is resolved from its own argument list: the ``--config`` files it
 names (YAML, merged in order) and its ``--key=value`` overrides (YAML values, applied in order),
 the same order in which jsonargparse applies them. A run whose argument list holds anything else,
@@ -68,9 +68,9 @@ class Job:
 
 
 def _member_rules():
-    from rlnet.models.rnn_module import RNNModule  # torch: imported only when runs are packed
+    from rlnet.models.members import MEMBER_KEYS, members_of  # RNNModule's own list, without torch
 
-    return RNNModule.member_keys, RNNModule.members_of
+    return MEMBER_KEYS, members_of
 
 
 def _set_dotted(cfg: dict, key: str, value: Any) -> bool:

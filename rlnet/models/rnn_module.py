@@ -14,6 +14,7 @@ from rlnet.models import divergence
 from rlnet.models.dale import DaleConstraint, infer_presynaptic_signs
 from rlnet.models.ensemble import EnsembleModule, check_sgd_args
 from rlnet.models.member_sgd import MemberSGD
+from rlnet.models.members import MEMBER_KEYS, members_of
 from rlnet.nets.rnn import RNN, Discretization, torch_default_linear_
 
 
@@ -45,35 +46,10 @@ class RNNModule(EnsembleModule):
             from the connectivity (``presynaptic_signs``) or the initial ``W_h``'s columns.
     """
 
-    #: The ``model.init_args`` keys an ensemble varies per member (each member's seed and initial
-    #: structure). Runs whose configs differ only in these train as one ensemble in one process
-    #: (:mod:`rlnet.experiments.packing`), each member exactly as alone; any other key keeps runs apart.
-    member_keys: ClassVar[tuple[str, ...]] = ("seed", "seeds", "n_members", "connectivity", "connectivities",
-                                              "pairing")
-
-    @staticmethod
-    def members_of(init_args: dict) -> list[dict]:
-        """The members that ``model.init_args`` (a config mapping) trains, in :meth:`__init__`'s order:
-        ``[{"seed": int, "connectivity": <structure's config>}, ...]`` (``None``: the null structure)."""
-        seeds, n = init_args.get("seeds"), int(init_args.get("n_members", 1))
-        if seeds is not None and len(seeds) != n:
-            if n != 1:
-                raise ValueError(f"model.seeds has {len(seeds)} entries but model.n_members={n}")
-        base = [int(s) for s in seeds] if seeds is not None else [int(init_args.get("seed", 0)) + e for e in range(n)]
-        conns = init_args.get("connectivities")
-        structures = list(conns) if conns is not None else [init_args.get("connectivity")]
-        if not structures:
-            raise ValueError("model.connectivities must name at least one structure")
-        pairing = init_args.get("pairing", "product")
-        if pairing == "zip":
-            if len(structures) != len(base):
-                raise ValueError("model.pairing='zip' needs as many seeds as connectivities")
-            pairs = list(zip(structures, base))
-        elif pairing == "product":
-            pairs = [(c, s) for c in structures for s in base]
-        else:
-            raise ValueError(f"model.pairing must be 'product' or 'zip', got {pairing!r}")
-        return [{"seed": s, "connectivity": c} for c, s in pairs]
+    #: The ``model.init_args`` keys an ensemble varies per member (see :mod:`rlnet.models.members`):
+    #: runs whose configs differ only in these train as one ensemble, each member exactly as alone.
+    member_keys: ClassVar[tuple[str, ...]] = MEMBER_KEYS
+    members_of = staticmethod(members_of)
 
     def __init__(
         self,
