@@ -10,8 +10,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from rlnet.resources import resolve
-
 # name -> (module whose ``main(args) -> int`` runs it, one line of help). Lightning's own
 # subcommands go to the LightningCLI (rlnet.cli), which takes the whole argument list.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -19,8 +17,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("rlnet.cli", "evaluate a model (e.g. a checkpoint: --ckpt_path) on the validation data"),
     "test": ("rlnet.cli", "Lightning's test loop, for modules with a test_step (rlnet's models have none)"),
     "predict": ("rlnet.cli", "Lightning's predict loop, for datamodules with a predict_dataloader"),
-    "sweep": ("rlnet.sweep", "run a W&B-format sweep file locally into a results table"),
-    "report": ("rlnet.report", "tables, statistics and figures from a results table or run folders"),
+    "sweep": ("rlnet.experiments.sweep", "run a W&B-format sweep file locally into a results table"),
+    "report": ("rlnet.experiments.report", "tables, statistics and figures from a results table or run folders"),
     "spectra": ("rlnet.spectra", "eigenvalue spectra of every connectivity structure (Fig. 2)"),
     "configs": ("rlnet.resources", "list the configs, sweeps and callback presets shipped with rlnet"),
 }
@@ -53,8 +51,4 @@ def main(args: Sequence[str] | None = None) -> int:
     module = SUBCOMMANDS.get(name, (LIGHTNING, ""))[0]
     if module == LIGHTNING:  # Lightning's subcommands, and its own errors for unknown ones
         return int(importlib.import_module(LIGHTNING).main(args) or 0)
-    rest = args[1:]
-    if name == "sweep" and rest and not rest[0].startswith("-"):
-        found = resolve(rest[0], ("sweeps",))  # a shipped sweep by its name, from any directory
-        rest[0] = str(found) if found is not None else rest[0]
-    return int(importlib.import_module(module).main(rest) or 0)
+    return int(importlib.import_module(module).main(args[1:]) or 0)

@@ -48,8 +48,12 @@ def _umask() -> int:
     return mask
 
 
-MEASURE_COLUMNS = ("weight_change_norm", "representation_alignment", "kernel_alignment",
-                   "sign_similarity", "final_loss", "accuracy")
+#: The one list of per-network measure names a ``metrics.json`` member holds and the experiment
+#: tools read (the sweep's per-run summaries, ``rlnet report``'s cells and tests), in the paper's order.
+MEASURE_NAMES = ("weight_change_norm", "representation_alignment", "kernel_alignment", "sign_similarity",
+                 "final_loss", "accuracy", "initial_eigenvalue_effective_rank",
+                 "initial_singular_value_effective_rank")
+MEASURE_COLUMNS = MEASURE_NAMES[:6]  # what a fit prints and summarises (measured at its end)
 
 
 def format_table(members: list[dict], columns: tuple[str, ...] = MEASURE_COLUMNS) -> str:

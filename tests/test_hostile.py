@@ -23,10 +23,10 @@ import yaml
 from conftest import run_cli, tiny_config, write_config
 
 import rlnet.cli  # noqa: F401  (imports Lightning now: its log handler keeps the session's stderr, not a test's)
-from rlnet import report
 from rlnet.connectivity import REGISTRY, SVDRank
 from rlnet.connectivity.from_config import structure_from_config
-from rlnet.results_db import ResultsDB
+from rlnet.experiments import report
+from rlnet.experiments.results_db import ResultsDB
 from rlnet.safe_io import atomic_file, load_checkpoint
 
 MODEL = "--model.init_args."

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import rlnet.cli  # noqa: F401  (Lightning's log handler binds the session's stderr, not one test's)
-from rlnet import report
-from rlnet.results_db import ResultsDB
+from rlnet.experiments import report
+from rlnet.experiments.results_db import ResultsDB
 
 SETTINGS = settings(derandomize=True, database=None, deadline=None, print_blob=False,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,

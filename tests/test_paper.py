@@ -10,17 +10,9 @@ import yaml
 
 from rlnet.experiments import network_table as T
 from rlnet.experiments import paper as P
-
-try:
-    from rlnet.experiments.sweep import load_sweep, plan
-    from rlnet.experiments.sweep import main as sweep_main
-except ImportError:  # before the move into rlnet/experiments/
-    from rlnet.sweep import load_sweep, plan
-    from rlnet.sweep import main as sweep_main
-try:
-    from rlnet.experiments.results_db import ResultsDB
-except ImportError:
-    from rlnet.results_db import ResultsDB
+from rlnet.experiments.results_db import ResultsDB
+from rlnet.experiments.sweep import load_sweep, plan
+from rlnet.experiments.sweep import main as sweep_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,10 +99,7 @@ def test_unknown_part_is_one_line_and_status_2(capsys):
 
 
 def test_report_writes_the_claims_of_a_sweep_table(tmp_path, capsys):
-    try:
-        from rlnet.experiments.report import main as report_main
-    except ImportError:
-        from rlnet.report import main as report_main
+    from rlnet.experiments.report import main as report_main
     db = ResultsDB(tmp_path / "results.db")
     members = [{"seed": s, "connectivity": {"name": "svd", "rank": r}, "diverged": False, "accuracy": 0.9,
                 "weight_change_norm": 2.0 - r / 300 + 0.01 * s, "representation_alignment": 0.5 + r / 1000,

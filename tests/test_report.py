@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rlnet.report import initial_matrix, load_records, main, make_report, records_from_metrics
-from rlnet.results_db import ResultsDB
+from rlnet.experiments.report import initial_matrix, load_records, main, make_report, records_from_metrics
+from rlnet.experiments.results_db import ResultsDB
 
 PNG = b"\x89PNG\r\n\x1a\n"
 RANKS = [1, 30, 100, 300]
@@ -53,7 +53,7 @@ def test_rank_trend_equals_scipy_spearman_and_cells_equal_numpy(tmp_path):
     rep = make_report(tmp_path / "table.csv", tmp_path / "out")
     assert rep["x"] == "rank" and rep["panels"] == []
     st = read_csv(tmp_path / "out" / "stats.csv")
-    assert len(st) == 6  # 2 tasks x 3 measures
+    assert len(st) == 8  # 2 tasks x (3 measures + the initial effective rank)
     for row in st:
         assert row["test"] == "spearman"
         ok = [r for r in truth[row["task"]] if r["diverged"] == "false"]

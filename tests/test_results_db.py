@@ -13,7 +13,7 @@ import time
 import pytest
 from conftest import REPO
 
-from rlnet.results_db import ResultsDB
+from rlnet.experiments.results_db import ResultsDB
 
 WORKERS, ROWS = 4, 40
 
@@ -28,7 +28,7 @@ def test_concurrent_writers_lose_no_row(tmp_path):
     ResultsDB(db_path)
     code = """
         import os, sys, time
-        from rlnet.results_db import ResultsDB
+        from rlnet.experiments.results_db import ResultsDB
         db_path, go, w, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
         db = ResultsDB(db_path)
         while not os.path.exists(go):  # start together, to collide
@@ -52,7 +52,7 @@ def test_writer_killed_inside_a_transaction_leaves_readable_table(tmp_path):
         db.record(f"done-{i}", "grid", {"i": i}, "ok")
     code = """
         import sys, time
-        from rlnet.results_db import ResultsDB
+        from rlnet.experiments.results_db import ResultsDB
         db = ResultsDB(sys.argv[1])
         with db._connect() as con:  # one long transaction, never committed
             for i in range(2000):
@@ -81,7 +81,7 @@ def test_writer_killed_mid_stream_keeps_every_committed_row_whole(tmp_path):
     ResultsDB(db_path)
     code = """
         import sys
-        from rlnet.results_db import ResultsDB
+        from rlnet.experiments.results_db import ResultsDB
         db = ResultsDB(sys.argv[1])
         print("ready", flush=True)
         i = 0

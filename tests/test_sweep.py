@@ -19,20 +19,22 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlnet.results_db import ResultsDB
-from rlnet.sweep import grid, load_sweep, main, parse_sweep, plan, render_command, run_sweep, sample
+from rlnet.experiments.results_db import ResultsDB
+from rlnet.experiments.sweep import grid, load_sweep, main, parse_sweep, plan, render_command, run_sweep, sample
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEPS = sorted((ROOT / "sweeps").glob("*.yaml"))
 
 # A stand-in for `rlnet fit`: records each execution, fails on x=fail, else writes metrics.json.
 FAKE = r'''
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--") and "=" in a)
 with open(args["log"], "a") as f:
     f.write(args["x"] + "\n")
-time.sleep(float(args.get("sleep", 0)))
+with open(args["log"] + ".pids", "a") as f:
+    f.write(f"{args['x']} {os.getpid()}\n")
+time.sleep(float(args.get("sleep", 0)) + (60 if args["x"].startswith("slow") else 0))
 if args["x"] == "fail":
     print("Traceback (most recent call last):\nrlnet: error: model.x is bad", file=sys.stderr)
     sys.exit(2)
@@ -189,9 +191,10 @@ def _run_real_sweep(doc: dict, tmp_path: Path) -> dict[str, int]:
         os.chdir(cwd)
 
 
-@pytest.mark.slow  # two real (tiny) fits in subprocesses: ~15 s idle, minutes on a busy machine
 def test_real_cli_runs_through_the_runner(tmp_path):
-    """Two tiny real runs: one trains and writes its measures, one is rejected by the model."""
+    """Two tiny real runs (in the default suite: about 15 s): packed into one job, which fails
+    because one run's rank exceeds N; both run again alone: one trains and writes its measures,
+    one is recorded with the model's error."""
     doc = {"name": "tiny", "method": "grid",
            "parameters": {"model.init_args.connectivity.init_args.rank": {"values": [2, 99]}},
            "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml",
@@ -283,9 +286,18 @@ def check_sweep_file(path: Path, tmp_path: Path, exhaustive: bool) -> None:
                 node = cfg
                 for part in key.split("."):
                     node = node[part]
-                assert node == value, f"{key}: {node!r} != {value!r}"
+                assert _contains(node, value), f"{key}: {node!r} does not hold {value!r}"
     finally:
         os.chdir(cwd)
+
+
+def _contains(node, value) -> bool:
+    """``node`` (a printed config) holds ``value``: equal, or with defaults filled into mappings."""
+    if isinstance(value, dict):
+        return isinstance(node, dict) and all(k in node and _contains(node[k], v) for k, v in value.items())
+    if isinstance(value, list):
+        return isinstance(node, list) and len(node) == len(value) and all(map(_contains, node, value))
+    return node == value
 
 
 def test_shards_partition_the_runs(tmp_path, capsys):
@@ -317,3 +329,144 @@ def test_a_diverging_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     bad = rows[1.0e6]
     assert bad["status"] == "diverged" and bad["metrics"]["summary"]["all_diverged"]
     assert all(m["diverged_step"] is not None for m in bad["metrics"]["members"])
+
+
+# ---- claims, faults and stops (issues 17 and 21) ----------------------------------------------
+def _runner_cmd(path: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "rlnet", "sweep", str(path), "--out", str(out), "--progress", "false", *extra]
+
+
+def _pids(tmp_path: Path) -> dict[str, int]:
+    f = tmp_path / "executions.log.pids"
+    return {x: int(p) for x, p in (ln.split() for ln in f.read_text().splitlines())} if f.exists() else {}
+
+
+def _gone(pid: int, within: float = 15.0) -> bool:
+    """Whether process ``pid`` has ended (exited, or a zombie waiting to be reaped) within ``within`` s."""
+    deadline = time.time() + within
+    while time.time() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _wait_for(cond, what: str, within: float = 120.0) -> None:
+    deadline = time.time() + within
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_two_runners_on_one_folder_run_every_run_once(tmp_path):
+    """Two `rlnet sweep` processes on one output folder at once: each run executes once, every row
+    ends ok (a finished row is never replaced by a failed one)."""
+    xs = [f"r{i}" for i in range(8)]
+    path = fake_sweep(tmp_path, xs, sleep=0.3)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen(_runner_cmd(path, out, "--jobs", "2"), cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errs = [p.communicate(timeout=240)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    assert executions(tmp_path) == Counter({x: 1 for x in xs})
+    rows = ResultsDB(out / "results.db").rows()
+    assert sorted(r["params"]["x"] for r in rows) == xs and {r["status"] for r in rows} == {"ok"}
+
+
+def test_a_finished_row_is_never_downgraded(tmp_path):
+    db = ResultsDB(tmp_path / "r.db")
+    db.record("a_1", "s", {}, "ok", metrics={"members": []})
+    assert not db.record("a_1", "s", {}, "failed", error="late")
+    assert not db.claim("a_1", "s", {}, owner="host:1")
+    (row,) = db.rows()
+    assert row["status"] == "ok" and row["error"] is None
+
+
+def test_kill_9_of_the_runner_kills_its_runs_and_a_restart_records_each_once(tmp_path):
+    xs = ["a", "b", "slow"]
+    path = fake_sweep(tmp_path, xs)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(_runner_cmd(path, out, "--jobs", "1"), cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: "slow" in _pids(tmp_path), "the slow run to start")
+    finally:
+        proc.send_signal(signal.SIGKILL)  # the runner alone, not its process group
+        proc.wait()
+    assert _gone(_pids(tmp_path)["slow"]), "the run outlived its runner"
+    rows = {r["params"]["x"]: r["status"] for r in ResultsDB(out / "results.db").rows()}
+    assert rows == {"a": "ok", "b": "ok", "slow": "running"}
+    # Restart without the slow run's sleep: a and b are not run again, slow runs once more.
+    path = fake_sweep(tmp_path, ["a", "b", "slow"])
+    (tmp_path / "fake_fit.py").write_text(FAKE.replace("(60 if", "(0 if"))
+    assert main([str(path), "--out", str(out), "--progress", "false"]) == 0
+    assert executions(tmp_path) == Counter({"a": 1, "b": 1, "slow": 2})
+    rows = ResultsDB(out / "results.db").rows()
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"ok"}
+
+
+def test_a_run_whose_metrics_exist_on_restart_is_recorded_as_finished(tmp_path, capsys):
+    path = fake_sweep(tmp_path, ["a", "b"])
+    out = tmp_path / "out"
+    assert main([str(path), "--out", str(out), "--progress", "false"]) == 0
+    (out / "results.db").unlink()  # e.g. killed after the fit's end, before its row
+    for extra in ("-wal", "-shm"):
+        (out / f"results.db{extra}").unlink(missing_ok=True)
+    capsys.readouterr()
+    assert main([str(path), "--out", str(out), "--progress", "false"]) == 0
+    assert executions(tmp_path) == Counter({"a": 1, "b": 1})
+    assert "2 found finished on disk" in capsys.readouterr().err
+    assert {r["status"] for r in ResultsDB(out / "results.db").rows()} == {"ok"}
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", "a\\b"])
+def test_a_sweep_name_with_a_path_is_refused(tmp_path, capsys, name):
+    doc = {"name": name, "method": "grid", "parameters": {"x": {"values": [1]}}, "command": ["python", "${args}"]}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main([str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rlnet: error: sweep.name")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "escape").exists()
+
+
+def test_run_timeout_kills_the_run_and_records_it(tmp_path):
+    path = fake_sweep(tmp_path, ["slow", "a"])
+    out = tmp_path / "out"
+    t0 = time.time()
+    assert main([str(path), "--out", str(out), "--progress", "false", "--run_timeout", "2"]) == 1
+    assert time.time() - t0 < 45
+    assert _gone(_pids(tmp_path)["slow"], within=1.0)
+    rows = {r["params"]["x"]: r for r in ResultsDB(out / "results.db").rows()}
+    assert rows["a"]["status"] == "ok"
+    assert rows["slow"]["status"] == "failed" and "--run_timeout 2.0 s" in rows["slow"]["error"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stop_on_a_signal_leaves_no_orphans_and_keeps_finished_rows(tmp_path, sig):
+    path = fake_sweep(tmp_path, ["a", "slow"])
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(_runner_cmd(path, out, "--jobs", "1"), cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: "slow" in _pids(tmp_path), "the slow run to start")
+        proc.send_signal(sig)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and "interrupted" in err
+    assert _gone(_pids(tmp_path)["slow"], within=5.0)
+    rows = {r["params"]["x"]: r for r in ResultsDB(out / "results.db").rows()}
+    assert rows["a"]["status"] == "ok"
+    assert rows["slow"]["status"] == "failed" and "stopped" in rows["slow"]["error"]

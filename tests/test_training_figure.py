@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from rlnet.report import figure_training
+from rlnet.experiments.report import figure_training
 
 
 def _rec(rank: int, seed: int, ka: list[float], er: list[float], rk: list[float]) -> dict:

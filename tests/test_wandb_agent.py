@@ -132,14 +132,8 @@ def test_wandb_agent_commands_parse(name, tmp_path, monkeypatch):
     assert cli.trainer.logger.mode == "online" and cli.trainer.logger.version == "run7"
 
 
-# Configs that python -m rlnet grid runs as one ensemble each (no sweep: its runs log nothing by design).
-GRID_ONLY = {"fig1"}
-
-
-def test_no_sweepable_config_switches_logging_off():
+def test_no_shipped_config_switches_logging_off():
     for cfg in sorted(REPO.glob("configs/**/*.yaml")):
-        if cfg.parent.name in GRID_ONLY:
-            continue
         trainer = (yaml.safe_load(cfg.read_text()) or {}).get("trainer") or {}
         assert trainer.get("logger", True) is not False, cfg
 

@@ -193,3 +193,22 @@ def test_defaults_are_filled_in():
         "x", "q_normal", {"mu": 0.0, "sigma": 1.0, "q": 1.0})
     assert validate_parameter("x", {"min": 1, "max": 2}).distribution == "int_uniform"
     assert validate_parameter("x", {"min": 1, "max": 2.0}).distribution == "uniform"
+
+
+def test_the_sweep_driver_draws_and_checks_with_wandb_semantics():
+    """A `method: random` sweep file goes through this module: probabilities are honoured,
+    int_uniform gives integers, and a file W&B would reject is rejected by the driver."""
+    from rlnet.experiments.sweep import parse_sweep, sample
+
+    raw = {"method": "random", "command": ["python", "-m", "rlnet", "fit", "${args}"],
+           "parameters": {"model.init_args.n_hidden": {"distribution": "int_uniform", "min": 8, "max": 12},
+                          "model.init_args.lr": {"values": [0.1, 0.2], "probabilities": [0.0, 1.0]}}}
+    sweep = parse_sweep(raw)
+    draws = sample(sweep.parameters, 200, seed=3)
+    assert all(type(d["model.init_args.n_hidden"]) is int and 8 <= d["model.init_args.n_hidden"] <= 12
+               for d in draws)
+    assert {d["model.init_args.n_hidden"] for d in draws} == {8, 9, 10, 11, 12}
+    assert {d["model.init_args.lr"] for d in draws} == {0.2}
+    bad = {**raw, "parameters": {"model.init_args.lr": {"distribution": "log_uniform_values", "min": 0, "max": 1}}}
+    with pytest.raises(ValueError, match=r"sweep\.parameters\.model\.init_args\.lr\.min"):
+        parse_sweep(bad)

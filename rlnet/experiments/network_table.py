@@ -90,10 +90,7 @@ def network_rows(metrics: dict, part: str, run_id: str = "", params: dict | None
 
 def rows_from_db(path: str | Path) -> list[dict[str, Any]]:
     """Rows of every finished run (``ok`` or ``diverged``) of a sweep's SQLite results table."""
-    try:
-        from rlnet.experiments.results_db import ResultsDB
-    except ImportError:  # before the move into rlnet/experiments/
-        from rlnet.results_db import ResultsDB
+    from rlnet.experiments.results_db import ResultsDB
 
     out = []
     for r in ResultsDB(path).rows():

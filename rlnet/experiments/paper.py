@@ -89,10 +89,7 @@ def _table_name(part: str, shard: tuple[int, int]) -> str:
 
 
 def _sweep_main():
-    try:
-        from rlnet.experiments.sweep import main
-    except ImportError:  # before the move into rlnet/experiments/
-        from rlnet.sweep import main
+    from rlnet.experiments.sweep import main
     return main
 
 

@@ -1,8 +1,18 @@
-"""LightningModules: thin wrappers that own loss, optimiser and the laziness protocol."""
+"""LightningModules: thin wrappers that own loss, optimiser and the laziness protocol.
 
-from rlnet.models.dale import DaleConstraint
-from rlnet.models.linear_module import LinearModule
-from rlnet.models.mlp_module import MLPModule
-from rlnet.models.rnn_module import RNNModule
+Imported lazily (PEP 562), so that ``rlnet.models.members`` is read without Lightning."""
 
-__all__ = ["DaleConstraint", "LinearModule", "MLPModule", "RNNModule"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_MODULES = {"DaleConstraint": "rlnet.models.dale", "LinearModule": "rlnet.models.linear_module",
+            "MLPModule": "rlnet.models.mlp_module", "RNNModule": "rlnet.models.rnn_module"}
+__all__ = list(_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return getattr(importlib.import_module(_MODULES[name]), name)
+    raise AttributeError(f"module 'rlnet.models' has no attribute {name!r}")

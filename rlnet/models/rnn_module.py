@@ -15,6 +15,7 @@ from rlnet.models import divergence
 from rlnet.models.dale import DaleConstraint, infer_presynaptic_signs
 from rlnet.models.ensemble import EnsembleModule, check_distinct_members, check_sgd_args
 from rlnet.models.member_sgd import MemberSGD
+from rlnet.models.members import MEMBER_KEYS, members_of
 from rlnet.nets.rnn import RNN, Discretization
 
 
@@ -46,6 +47,11 @@ class RNNModule(EnsembleModule):
         dale: keep Dale's law during training (Fig. 17; see :mod:`rlnet.models.dale`); the signs come
             from the connectivity (``presynaptic_signs``) or the initial ``W_h``'s columns.
     """
+
+    #: The ``model.init_args`` keys an ensemble varies per member (see :mod:`rlnet.models.members`):
+    #: runs whose configs differ only in these train as one ensemble, each member exactly as alone.
+    member_keys: ClassVar[tuple[str, ...]] = MEMBER_KEYS
+    members_of = staticmethod(members_of)
 
     def __init__(
         self,

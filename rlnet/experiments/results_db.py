@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import socket
 import sqlite3
 import time
@@ -27,9 +28,13 @@ CREATE TABLE IF NOT EXISTS runs (
     metrics      TEXT,
     started      REAL,
     finished     REAL,
-    host         TEXT
+    host         TEXT,
+    owner        TEXT
 )
 """
+COLUMNS = ("run_id", "sweep", "params", "status", "error", "run_dir", "metrics", "started", "finished", "host",
+           "owner")
+FINISHED = ("ok", "diverged")
 
 STATUSES = ("running", "ok", "failed", "diverged")
 
@@ -50,6 +55,9 @@ class ResultsDB:
         try:
             con.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
             con.execute(SCHEMA)
+            have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+            if "owner" not in have:  # a table written before runs were claimed
+                con.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
         finally:
             con.close()
 
@@ -67,15 +75,37 @@ class ResultsDB:
 
     def record(self, run_id: str, sweep: str, params: dict[str, Any], status: str,
                error: str | None = None, run_dir: str | None = None, metrics: dict | None = None,
-               started: float | None = None) -> None:
-        """Insert or replace one run's row in a single transaction."""
+               started: float | None = None, owner: str | None = None) -> bool:
+        """Insert or replace one run's row in a single transaction; a finished row (``ok``,
+        ``diverged``) is never replaced by an unfinished one (``running``, ``failed``). Returns
+        whether the row was written."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         row = (run_id, sweep, json.dumps(params, sort_keys=True), status, error, run_dir,
                None if metrics is None else json.dumps(metrics), started,
-               None if status == "running" else time.time(), socket.gethostname())
+               None if status == "running" else time.time(), socket.gethostname(), owner)
+        update = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
         with self._connect() as con:
-            con.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+            cur = con.execute(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+                              f"ON CONFLICT(run_id) DO UPDATE SET {update} "
+                              f"WHERE runs.status NOT IN ('ok', 'diverged') OR excluded.status IN ('ok', 'diverged')",
+                              row)
+            return cur.rowcount > 0
+
+    def claim(self, run_id: str, sweep: str, params: dict[str, Any], owner: str, run_dir: str | None = None) -> bool:
+        """Mark a run ``running`` by ``owner`` (``host:pid``) in one transaction, unless it is finished
+        or running under another live owner: of two runners on one table, exactly one gets each run."""
+        with self._connect() as con:
+            got = con.execute("SELECT status, owner FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if got is not None:
+                status, who = got
+                if status in FINISHED or (status == "running" and who and who != owner and owner_alive(who)):
+                    return False
+            con.execute(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES "
+                        f"({', '.join('?' * len(COLUMNS))})",
+                        (run_id, sweep, json.dumps(params, sort_keys=True), "running", None, run_dir, None,
+                         time.time(), None, socket.gethostname(), owner))
+        return True
 
     def rows(self, sweep: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         """All rows (optionally of one sweep and/or status), JSON fields decoded."""
@@ -102,7 +132,7 @@ class ResultsDB:
 
     def finished_ids(self, sweep: str) -> set[str]:
         """Runs of ``sweep`` that need not run again (finished, successfully or diverged)."""
-        return {r["run_id"] for r in self.rows(sweep) if r["status"] in ("ok", "diverged")}
+        return {r["run_id"] for r in self.rows(sweep) if r["status"] in FINISHED}
 
     def export_csv(self, path: str | Path) -> Path:
         """One CSV row per run (params and summary flattened), for pandas users."""
@@ -123,6 +153,21 @@ class ResultsDB:
             w.writeheader()
             w.writerows(flat)
         return path
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the process ``host:pid`` still runs; an owner on another host counts as alive (it
+    cannot be checked from here)."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Tx:

@@ -36,19 +36,23 @@ from typing import Any
 import numpy as np
 
 from rlnet._cli_args import parse_cli_args
+from rlnet.results import MEASURE_NAMES
 
 # The paper's three laziness measures (Sec. 2.2), with the direction Fig. 1 predicts as rank grows.
 MEASURES = {"weight_change_norm": ("||ΔW_h||_F", -1), "representation_alignment": ("rep. alignment", +1),
             "kernel_alignment": ("kernel alignment", +1)}
-EXTRA = ("sign_similarity", "final_loss", "accuracy", "initial_eigenvalue_effective_rank",
-         "initial_singular_value_effective_rank")
+EXTRA = tuple(m for m in MEASURE_NAMES if m not in MEASURES)
+# Measures given a statistic (Spearman over rank, Mann-Whitney against the null): the three, and the
+# initial effective rank (higher with rank; a structure's below the null's), as the retired
+# ``rlnet.compare_structures`` tested them.
+TESTED = {**MEASURES, "initial_eigenvalue_effective_rank": ("eff. rank of initial eigenvalues", +1)}
 RESERVED = {"task", "structure", "rank", "seed", "diverged", "source", *MEASURES, *EXTRA}
 # Config keys that never define a cell: seeds, places, logging, how members are batched.
 _IGNORED = ("seed", "default_root_dir", "run_name", "config", "trainer.logger", "trainer.callbacks",
             "enable_progress_bar", "enable_model_summary", "enable_checkpointing", "ckpt_path",
             "num_threads", "n_members", "verbose", "model.init_args.connectivity", "data.init_args.task",
             "log_every_n_steps", "val_check_interval", "check_val_every_n_epoch", "data.init_args.num_workers",
-            "filename")
+            "filename", "pairing", "model.init_args.connectivities")
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -392,11 +396,11 @@ def statistics(recs: list[dict[str, Any]], x: str | None, panels: list[str]) -> 
     for (task, panel), rs in _groups(recs, panels).items():
         ok = [r for r in rs if not r["diverged"]]
         xs = [xval(r, x) for r in ok]
-        for m in MEASURES:
+        for m in TESTED:
             have = [(xv, r[m]) for xv, r in zip(xs, ok) if r.get(m) is not None]
             if not have:
                 continue
-            expected = MEASURES[m][1]
+            expected = TESTED[m][1]
             if all(_is_num(v) for v, _ in have) and len({v for v, _ in have}) > 1:
                 xv_, yv = np.array([v for v, _ in have], float), np.array([y for _, y in have], float)
                 res = stats.spearmanr(xv_, yv)

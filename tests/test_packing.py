@@ -1,0 +1,212 @@
+"""Packing a sweep's runs into ensemble jobs (issue 16): compatible runs together, incompatible
+ones apart, jobs of equal network-steps, every packed job accepted by the CLI, and a packed run's
+numbers equal to the same run trained alone."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rlnet.experiments.packing import _split, pack, resolve
+from rlnet.experiments.results_db import ResultsDB
+from rlnet.experiments.sweep import load_sweep, main, parse_sweep, plan
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = str(ROOT / "configs" / "2af_lowrank.yaml")
+SWEEPS = sorted((ROOT / "sweeps").glob("*.yaml"))
+
+
+def _runs(parameters: dict, extra: list[str] | None = None) -> list:
+    sweep = parse_sweep({"method": "grid", "parameters": parameters,
+                         "command": ["python", "-m", "rlnet", "fit", "--config", CONFIG, "${args}", *(extra or [])]})
+    return plan(sweep)
+
+
+def _groups(jobs) -> list[set]:
+    return [{json.dumps(r.params, sort_keys=True) for r in j.runs} for j in jobs]
+
+
+def test_runs_differing_only_in_member_keys_share_a_job():
+    runs = _runs({"model.init_args.seed": {"values": [0, 1, 2]},
+                  "model.init_args.connectivity.init_args.rank": {"values": [1, 30]}})
+    (job,) = pack(runs, processes=1)
+    assert len(job.runs) == 6 and job.n_members == 6
+    keys = {resolve(r.argv).key for r in runs}
+    assert len(keys) == 1
+    members = json.loads(job.argv[-4].split("=", 1)[1]), json.loads(job.argv[-3].split("=", 1)[1])
+    # Member k is run k's (structure, seed), in plan order.
+    assert [(c["init_args"]["rank"], s) for c, s in zip(*members, strict=True)] == \
+        [(r.params["model.init_args.connectivity.init_args.rank"], r.params["model.init_args.seed"]) for r in runs]
+
+
+@pytest.mark.parametrize("other", [
+    {"model.init_args.lr": {"values": [0.003, 0.01]}},
+    {"model.init_args.n_hidden": {"values": [50, 100]}},
+    {"data.init_args.seed": {"values": [0, 1]}},  # another data stream: a job of its own
+    {"seed_everything": {"values": [0, 1]}},
+    {"trainer.max_steps": {"values": [10, 20]}},
+    {"data.init_args.task": {"values": ["2af", "dms"]}},
+])
+def test_runs_differing_in_anything_else_are_kept_apart(other):
+    runs = _runs({**other, "model.init_args.seed": {"values": [0, 1]}})
+    jobs = pack(runs, processes=1)
+    assert len(jobs) == 2
+    (key,) = other
+    for job in jobs:
+        assert len(job.runs) == 2 and len({json.dumps(r.params[key]) for r in job.runs}) == 1
+
+
+def test_a_run_that_cannot_be_read_runs_alone_with_its_own_command():
+    sweep = parse_sweep({"method": "grid", "parameters": {"x": {"values": [1, 2]}},
+                         "command": ["python", "prog.py", "${args}"]})
+    runs = plan(sweep)
+    jobs = pack(runs, processes=1)
+    assert [j.argv for j in jobs] == [r.argv for r in runs]
+    odd = _runs({"model.init_args.seed": {"values": [0, 1]}}, extra=["-x"])
+    assert [len(j.runs) for j in pack(odd, processes=1)] == [1, 1]
+
+
+def test_jobs_fill_the_cores_with_equal_network_steps():
+    runs = _runs({"model.init_args.seed": {"values": list(range(8))}})
+    jobs = pack(runs, processes=4)
+    assert [len(j.runs) for j in jobs] == [2, 2, 2, 2]
+    assert len({j.cost for j in jobs}) == 1
+    capped = pack(runs, processes=1, max_members=3)
+    assert sorted(len(j.runs) for j in capped) == [2, 3, 3]
+    assert sorted(r.run_id for j in capped for r in j.runs) == sorted(r.run_id for r in runs)
+
+
+@pytest.mark.parametrize("costs,k", [([1] * 7, 3), ([5, 1, 1, 1, 1, 1], 2), ([1, 2, 3, 4], 4), ([3], 2)])
+def test_split_is_contiguous_complete_and_balanced(costs, k):
+    parts = _split(costs, k)
+    assert parts[0][0] == 0 and parts[-1][1] == len(costs)
+    assert all(a < b for a, b in parts) and all(p[1] == q[0] for p, q in itertools.pairwise(parts))
+    sums = [sum(costs[a:b]) for a, b in parts]
+    # No single move of a boundary element would make the largest part smaller.
+    assert max(sums) - min(sums) <= max(costs)
+
+
+def test_members_of_agrees_with_the_module():
+    """The planner's member list is the module's own: the seeds and structures RNNModule builds."""
+    from rlnet.connectivity import SVDRank
+    from rlnet.models import RNNModule
+
+    for init, kw in [({"seeds": [3, 4], "pairing": "product",
+                       "connectivities": [{"class_path": "rlnet.connectivity.SVDRank", "init_args": {"rank": 1}},
+                                          {"class_path": "rlnet.connectivity.SVDRank", "init_args": {"rank": 2}}]},
+                      {"seeds": [3, 4], "pairing": "product", "connectivities": [SVDRank(rank=1), SVDRank(rank=2)]}),
+                     ({"seed": 5, "n_members": 3}, {"seed": 5, "n_members": 3})]:
+        m = RNNModule(n_hidden=6, **kw)
+        got = RNNModule.members_of(init)
+        assert [g["seed"] for g in got] == m.seeds
+        ranks = [(g["connectivity"] or {}).get("init_args", {}).get("rank") for g in got]
+        assert ranks == [c.params().get("rank") for c in m.member_connectivity]
+
+
+def _print_config(argv: list[str], tmp_path: Path) -> dict:
+    from rlnet.cli import main as cli_main
+
+    buf, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(err):
+        rc = cli_main([*argv[argv.index("fit"):], f"--trainer.default_root_dir={tmp_path}", "--print_config"])
+    assert rc == 0, err.getvalue()
+    return yaml.safe_load(buf.getvalue())
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=[p.stem for p in SWEEPS])
+def test_shipped_sweep_packed_jobs_are_accepted_by_the_cli(path, tmp_path):
+    """Every shipped sweep's first packed job parses in the CLI with one member per network of its runs."""
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        runs = plan(load_sweep(path))
+        jobs = [j for j in pack(runs, processes=2) if len(j.runs) > 1]
+        for job in jobs[:1]:
+            init = _print_config(job.argv, tmp_path)["model"]["init_args"]
+            assert init["pairing"] == "zip" and len(init["seeds"]) == len(init["connectivities"]) == job.n_members
+            assert init["n_members"] == job.n_members
+    finally:
+        os.chdir(cwd)
+
+
+def test_fig1_sweeps_pack_like_the_grid():
+    """Fig. 1's Neurogym sweeps: 40 one-network runs per task, two jobs of 20 per task (seeds 0-4 and
+    5-9, every rank), the grid's configs/fig1 settings."""
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        for task in ("2af", "dms", "cxt"):
+            runs = plan(load_sweep(ROOT / "sweeps" / f"fig1_{task}.yaml"))
+            assert len(runs) == 40
+            assert all(f"configs/fig1/{task}.yaml" in r.argv for r in runs)
+            jobs = pack(runs, processes=2)
+            assert [j.n_members for j in jobs] == [20, 20]
+            seeds = [sorted({s for r in j.runs for s in r.params["model.init_args.seeds"]}) for j in jobs]
+            assert sorted(seeds) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    finally:
+        os.chdir(cwd)
+
+
+# ---- the real runner ----------------------------------------------------------------------------
+TINY = ["--trainer.max_steps=3", "--model.init_args.n_hidden=10", "--data.init_args.n_probe=8",
+        "--data.init_args.batch_size=4", "--laziness.kernel_trials=4", "--trainer.val_check_interval=3",
+        "--checkpoint_every=0"]
+
+
+def test_a_packed_run_equals_the_same_run_alone(tmp_path):
+    """Four runs (one and two networks each, two structures) in one ensemble job, then each alone
+    (`--pack false`): every run's row holds its own networks, with the same numbers to 1e-5 (the
+    ensemble's member equivalence, tests/test_ensemble.py)."""
+    doc = {"name": "tiny", "method": "grid",
+           "parameters": {"model.init_args.seeds": {"values": [[0], [1, 2]]},
+                          "model.init_args.connectivity.init_args.rank": {"values": [1, 10]}},
+           "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml", *TINY,
+                       "${args}"]}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        assert main([str(path), "--out", str(tmp_path / "packed"), "--jobs", "1", "--progress", "false"]) == 0
+        assert main([str(path), "--out", str(tmp_path / "alone"), "--jobs", "2", "--progress", "false",
+                     "--pack", "false"]) == 0
+    finally:
+        os.chdir(cwd)
+    packed = {r["run_id"]: r for r in ResultsDB(tmp_path / "packed" / "results.db").rows()}
+    alone = {r["run_id"]: r for r in ResultsDB(tmp_path / "alone" / "results.db").rows()}
+    assert packed.keys() == alone.keys() and len(packed) == 4
+    assert len({r["run_dir"] for r in packed.values()}) == 1  # one process trained all four
+    assert len({r["run_dir"] for r in alone.values()}) == 4
+    for run_id, a in alone.items():
+        p = packed[run_id]
+        assert p["status"] == a["status"] == "ok"
+        pm, am = p["metrics"]["members"], a["metrics"]["members"]
+        assert len(pm) == len(am) == len(p["params"]["model.init_args.seeds"])
+        for x, y in zip(pm, am, strict=True):
+            assert x["seed"] == y["seed"] and x["connectivity"] == y["connectivity"]
+            for key in ("weight_change_norm", "representation_alignment", "kernel_alignment", "final_loss",
+                        "accuracy"):
+                assert x[key] == pytest.approx(y[key], rel=1e-5, abs=1e-5), key
+        assert p["metrics"]["summary"]["mean_kernel_alignment"] == pytest.approx(
+            a["metrics"]["summary"]["mean_kernel_alignment"], rel=1e-5)
+    # The report's per-(task, rank) means (what `rlnet grid` printed) from the packed table equal the
+    # mean over the rows' own networks, computed here directly.
+    import statistics as st
+
+    from rlnet.experiments.report import make_report
+
+    rep = make_report(tmp_path / "packed" / "results.db", tmp_path / "report")
+    nets = [m for r in packed.values() for m in r["metrics"]["members"] if not m["diverged"]]
+    for rank in (1, 10):
+        for key in ("weight_change_norm", "representation_alignment", "kernel_alignment", "accuracy"):
+            (cell,) = [c for c in rep["cells"] if c["value"] == rank and c["measure"] == key]
+            vals = [m[key] for m in nets if m["connectivity"]["rank"] == rank]
+            assert cell["n"] == len(vals) == 3
+            assert cell["mean"] == pytest.approx(st.fmean(vals), rel=1e-12)
