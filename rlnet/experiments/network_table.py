@@ -20,6 +20,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rlnet.experiments.csv_table import parse_cell
+
 # Columns first in the CSV, in this order; the others follow alphabetically.
 LEAD = ("part", "run_id", "member", "task", "variant", "structure", "rank", "seed", "diverged", "accuracy",
         "weight_change_norm", "representation_alignment", "kernel_alignment",
@@ -99,22 +101,9 @@ def rows_from_db(path: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def _parse(v: str) -> Any:
-    if v == "":
-        return None
-    low = v.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    try:
-        f = float(v)
-    except ValueError:
-        return v
-    return int(f) if f.is_integer() and not any(c in low for c in ".en") else f
-
-
 def rows_from_csv(path: str | Path) -> list[dict[str, Any]]:
     with Path(path).open(newline="") as fh:
-        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        return [{k: parse_cell(v) for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
 def load_rows(path: str | Path) -> list[dict[str, Any]]:

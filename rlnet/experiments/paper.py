@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from rlnet.experiments.sweep import parse_shard
+
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: sweeps/ and configs/ live there
 PAPER_FILE = "sweeps/paper/parts.yaml"
 
@@ -186,16 +188,6 @@ def report(parts: list[Part], ref: dict[str, Any], tables: Path, out: Path) -> s
             + claims["text"] + "\n## Parts of the paper run\n\n" + status + "\n")
 
 
-def _parse_shard(text: str) -> tuple[int, int]:
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard must be I/N (e.g. 0/4), got {text!r}") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise ValueError(f"--shard I/N needs 0 <= I < N, got {text!r}")
-    return i, n
-
-
 def build_parser():
     import argparse
 
@@ -226,7 +218,7 @@ def main(args: Sequence[str] | None = None) -> int:
             if unknown:
                 raise ValueError(f"unknown parts {unknown}; known: {[p.name for p in parts]}")
             parts = [p for p in parts if p.name in want]
-        shard = _parse_shard(a.shard)
+        shard = parse_shard(a.shard)
         if a.jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
         out, tables, rep = (Path(x).resolve() for x in (a.out, a.tables, a.report))

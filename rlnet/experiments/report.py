@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from rlnet._cli_args import parse_cli_args
+from rlnet.experiments.csv_table import parse_cell, write_csv
 from rlnet.results import MEASURE_NAMES
 
 # The paper's three laziness measures (Sec. 2.2), with the direction Fig. 1 predicts as rank grows.
@@ -194,19 +195,6 @@ def _member_history(own: Any, shared: Any, e: int) -> dict[str, list] | None:
     return out
 
 
-def _num(v: str) -> Any:
-    if v in ("", None):
-        return None
-    low = v.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    try:
-        f = float(v)
-    except ValueError:
-        return v
-    return int(f) if f.is_integer() and "." not in v and "e" not in low else f
-
-
 _MAX_METRICS_BYTES = 512 * 2**20
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -295,7 +283,7 @@ def _csv_records(path: Path, notes: list[str]) -> list[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8", errors="replace") as fh:
         for i, row in enumerate(csv.DictReader(fh)):
             try:
-                r = {k: _num(v) for k, v in row.items() if isinstance(k, str) and isinstance(v, str)}
+                r = {k: parse_cell(v) for k, v in row.items() if isinstance(k, str) and isinstance(v, str)}
                 rec = {"source": f"{path.name}:{i + 2}", "task": str(r.get("task") or "task"),
                        "structure": str(r.get("structure") or "svd"), "rank": r.get("rank"),
                        "seed": r.get("seed"), "diverged": bool(r.get("diverged") or False), "config": None,
@@ -630,17 +618,6 @@ def figure_training(recs, x, panels, path: Path) -> Path | None:
 
 
 # ---- writing ------------------------------------------------------------------------------------
-def _write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    with path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
-    return path
-
-
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return "nan" if math.isnan(v) else (f"{v:.3g}" if abs(v) < 1e-3 and v != 0 else f"{v:.4f}")
@@ -662,7 +639,7 @@ def make_report(results: str | Path, out: str | Path) -> dict[str, Any]:
     x, panels = layout(recs)
     cells = cell_table(recs, x, panels)
     st = statistics(recs, x, panels)
-    files = {"cells": _write_csv(cells, out / "cells.csv"), "stats": _write_csv(st, out / "stats.csv")}
+    files = {"cells": write_csv(cells, out / "cells.csv"), "stats": write_csv(st, out / "stats.csv")}
     files["measures"] = figure_measures(recs, x, panels, st, out / "measures.png")
     files["spectra"] = figure_spectra(recs, x, panels, out / "spectra.png")
     tr = figure_training(recs, x, panels, out / "training.png")

@@ -8,7 +8,6 @@ processes lose no row, and a writer killed mid-transaction leaves the previous s
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import socket
@@ -16,6 +15,8 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+
+from rlnet.experiments.csv_table import write_csv
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -144,15 +145,7 @@ class ResultsDB:
             summary = (r["metrics"] or {}).get("summary", {})
             f.update({f"summary.{k}": v for k, v in summary.items()})
             flat.append(f)
-        keys: list[str] = []
-        for f in flat:
-            keys += [k for k in f if k not in keys]
-        path = Path(path)
-        with path.open("w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=keys)
-            w.writeheader()
-            w.writerows(flat)
-        return path
+        return write_csv(flat, path)
 
 
 def owner_alive(owner: str) -> bool:

@@ -522,7 +522,7 @@ def _last_error(db: ResultsDB, sweep: str, run_id: str) -> str:
 
 
 # ---- command line -------------------------------------------------------------------------------
-def _parse_shard(text: str) -> tuple[int, int]:
+def parse_shard(text: str) -> tuple[int, int]:
     try:
         i, n = (int(x) for x in text.split("/"))
     except ValueError:
@@ -581,7 +581,7 @@ def main(args: Sequence[str] | None = None) -> int:
         for s in sweeps:
             if a.override:
                 s.command = [*s.command, *a.override]
-        shard = _parse_shard(a.shard)
+        shard = parse_shard(a.shard)
         targets = []
         for s in sweeps:
             out = (Path(a.out) / s.name if len(sweeps) > 1 else Path(a.out)) if a.out else Path("results") / s.name
