@@ -1,4 +1,4 @@
-"""``python -m rlnet.experiments.paper {status,run,report}``: the whole paper as a sum of parts (issue 20).
+"""``python -m rlnet paper {status,run,report}``: the whole paper as a sum of parts (issue 20).
 
 The parts are declared in ``sweeps/paper/parts.yaml``: one sweep file each (a figure or a panel), with its
 expected number of networks and the sizes the wall-time estimate scales from. ``run`` runs each part
@@ -191,7 +191,7 @@ def report(parts: list[Part], ref: dict[str, Any], tables: Path, out: Path) -> s
 def build_parser():
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m rlnet.experiments.paper", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m rlnet paper", description=__doc__.split("\n\n")[0])
     p.add_argument("command", choices=("status", "run", "report"))
     p.add_argument("--paper", default=PAPER_FILE, help="the list of parts (default sweeps/paper/parts.yaml)")
     p.add_argument("--parts", default=None, help="comma-separated part names (default: all)")
