@@ -19,7 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("rlnet.cli", "Lightning's predict loop, for datamodules with a predict_dataloader"),
     "sweep": ("rlnet.experiments.sweep", "run a W&B-format sweep file locally into a results table"),
     "report": ("rlnet.experiments.report", "tables, statistics and figures from a results table or run folders"),
-    "paper": ("rlnet.experiments.paper", "every sweep of the paper by parts (resumable, --shard), then the table of claims"),
+    "paper": ("rlnet.experiments.paper", "every sweep of the paper by parts (resumable), then the table of claims"),
     "spectra": ("rlnet.spectra", "eigenvalue spectra of every connectivity structure (Fig. 2)"),
     "configs": ("rlnet.resources", "list the configs, sweeps and callback presets shipped with rlnet"),
 }
