@@ -247,7 +247,8 @@ class RLNetCLI(LightningCLI):
                           seq_len=getattr(dm, "seq_len", None), batch_size=getattr(dm, "batch_size", None),
                           n_probe=getattr(dm, "n_probe", None), kernel_trials=getattr(lc, "kernel_trials", None),
                           n_output=model.hparams.get("n_output"), n_val=getattr(dm, "n_val", None),
-                          bytes_per=params[0].element_size() if params else 4)
+                          bytes_per=params[0].element_size() if params else 4,
+                          kernel_steps=getattr(lc, "kernel_steps", "all"))
         parts["weights"] -= sum(q.numel() * q.element_size() for q in params)  # already allocated
         device = self.trainer.strategy.root_device
         try:

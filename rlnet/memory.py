@@ -88,9 +88,11 @@ def weight_bytes(n_params: int, bytes_per: int = 4, copies: int = 4) -> int:
 
 def fit_parts(n_params: int, n_members: int, n_hidden: int, seq_len: int | None = None,
               batch_size: int | None = None, n_probe: int | None = None, kernel_trials: int | None = None,
-              n_output: int | None = None, n_val: int | None = None, bytes_per: int = 4) -> dict[str, int]:
+              n_output: int | None = None, n_val: int | None = None, bytes_per: int = 4,
+              kernel_steps: str = "all") -> dict[str, int]:
     """Lower bounds, in bytes, of the parts of a run's memory (see the module's docstring); parts
-    whose sizes are unknown (``None``) are left out."""
+    whose sizes are unknown (``None``) are left out. The kernel's rows cover every step of the
+    probe trials, or only the last (``kernel_steps='last'``, sMNIST)."""
     E, N = int(n_members), int(n_hidden)
     parts = {"weights": weight_bytes(n_params, bytes_per)}
     if seq_len and batch_size:
@@ -98,7 +100,7 @@ def fit_parts(n_params: int, n_members: int, n_hidden: int, seq_len: int | None 
     if seq_len and n_probe:
         parts["probe rates"] = 2 * E * int(seq_len) * int(n_probe) * N * bytes_per
     if seq_len and kernel_trials and n_output:
-        M = int(kernel_trials) * int(seq_len) * int(n_output)
+        M = int(kernel_trials) * (1 if kernel_steps == "last" else int(seq_len)) * int(n_output)
         parts["tangent kernels"] = 2 * E * M * M * 8
     if seq_len and n_val:
         parts["validation batch"] = E * int(seq_len) * int(n_val) * N * bytes_per

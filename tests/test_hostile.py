@@ -570,3 +570,19 @@ def test_yaml_of_the_run_config_is_never_constructed(tmp_path, capsys, trained):
     assert rc == 0, capsys.readouterr().err[-2000:]
     assert not marker.exists()
     assert yaml.safe_load((run / "config.yaml").read_text())["trainer"]["max_steps"] == 6
+
+
+@pytest.mark.parametrize("steps", ["all", "last"])
+def test_kernel_memory_estimate_equals_the_kernel_the_callback_computes(steps):
+    """The tangent-kernel part is two (start, end) float64 kernels of the size the module really
+    computes: every step of the probe trials, or only the last (sMNIST's setting, which must not be
+    refused for a kernel it never builds)."""
+    from rlnet.memory import fit_parts
+    from rlnet.models import RNNModule
+
+    m = RNNModule(n_input=3, n_output=3, n_hidden=16, n_members=3)
+    x = torch.randn(8, 4, 3)  # (T, B, I): 4 probe trials of 8 steps
+    K = m.laziness_kernel(x, params="W_h", steps=steps)
+    P = sum(p.numel() for p in m.parameters())
+    parts = fit_parts(P, 3, 16, seq_len=8, kernel_trials=4, n_output=3, kernel_steps=steps)
+    assert parts["tangent kernels"] == 2 * K.numel() * 8
