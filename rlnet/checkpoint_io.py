@@ -4,7 +4,7 @@ Lightning's ``TorchCheckpointIO`` saves through an fsspec transaction whose temp
 the system's temporary directory; when that is another filesystem the final move is a copy, and a
 full disk during the copy leaves a partial ``last.ckpt`` (the run then cannot resume). Here the
 temporary file is in the same directory, so the final step is ``os.replace``: the previous
-checkpoint survives any failure (see :func:`rlnet.safe_io.atomic_file`).
+checkpoint survives any failure (see :func:`rlnet.atomic.atomic_file`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.types import _PATH
 
-from rlnet.safe_io import atomic_file
+from rlnet.atomic import atomic_file
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from rlnet.atomic import atomic_file
 
 
 def _clean(v: Any) -> Any:
@@ -24,28 +25,13 @@ def _clean(v: Any) -> Any:
 
 
 def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``: a reader never sees
-    a half-written file, and a crash mid-write leaves the previous file (or none)."""
+    """Write ``data`` to ``path`` as JSON, all or nothing (:func:`rlnet.atomic.atomic_file`): a reader
+    never sees a half-written file, and a crash mid-write leaves the previous file (or none)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for everyone who may read the dir
-        with os.fdopen(fd, "w") as f:
-            json.dump(_clean(data), f, indent=2, sort_keys=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w") as f:
+        json.dump(_clean(data), f, indent=2, sort_keys=False)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 #: The one list of per-network measure names a ``metrics.json`` member holds and the experiment

@@ -23,11 +23,12 @@ import yaml
 from conftest import run_cli, tiny_config, write_config
 
 import rlnet.cli  # noqa: F401  (imports Lightning now: its log handler keeps the session's stderr, not a test's)
+from rlnet.atomic import atomic_file
 from rlnet.connectivity import REGISTRY, SVDRank
 from rlnet.connectivity.from_config import structure_from_config
 from rlnet.experiments import report
 from rlnet.experiments.results_db import ResultsDB
-from rlnet.safe_io import atomic_file, load_checkpoint
+from rlnet.safe_io import load_checkpoint
 
 MODEL = "--model.init_args."
 CONN = "--model.init_args.connectivity"
