@@ -1,4 +1,4 @@
-"""A sweep's cost per network-step against one ensemble ``fit`` of the same networks (issue 16).
+"""A sweep's cost per network-step against one ensemble ``fit`` of the same networks.
 
 ``python benchmarks/bench_sweep.py`` trains the same networks (2AF on ``configs/fig1/2af.yaml``:
 SVD ranks x seeds, one network per run) twice, alternated over ``--rounds``:

@@ -1,5 +1,5 @@
 """Chain motifs (Dahmen et al. 2020 S3.10; paper Fig. 2D): spectra and effective ranks of the over- and
-under-represented structures against the null, no training (issue 20, item 4b).
+under-represented structures against the null, no training.
 
     python scripts/chain_motif_spectra.py            # N = 100 and 300, 10 seeds, g = 1.25 and 1.5
 

@@ -1,4 +1,4 @@
-"""rlnet's callbacks on a LightningModule written here, not one of rlnet's (issue 3, item 4)."""
+"""rlnet's callbacks on a LightningModule written here, not one of rlnet's."""
 
 from __future__ import annotations
 

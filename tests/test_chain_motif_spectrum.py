@@ -1,4 +1,4 @@
-"""Chain motifs (issue 20, 4b): the outlier pair of the chain-motif structures is the one their chain
+"""Chain motifs: the outlier pair of the chain-motif structures is the one their chain
 statistic implies, computed without the generator.
 
 For any matrix, the chain sum ``sum_{i,j,k} X_ij X_jk = c . r`` (``r = X 1``, ``c = X^T 1``, ``X`` the

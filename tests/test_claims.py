@@ -1,4 +1,4 @@
-"""The table of claims (issue 20): every statistic against SciPy on the same numbers, the exclusion of
+"""The table of claims: every statistic against SciPy on the same numbers, the exclusion of
 networks that did not learn, the verdict rule, and the per-network table it reads."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Ensembles and the hand-written backward through time (issue 8)."""
+"""Ensembles and the hand-written backward through time."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hostile files and faults (issue 17): tried as a crafted file or an unlucky user would.
+"""Hostile files and faults: tried as a crafted file or an unlucky user would.
 
 Every case ends with one line (``rlnet: error: ...`` or, for a skipped record, ``rlnet: warning:
 ...``), exit status 2 (0 where the report goes on without the bad record), no traceback, nothing

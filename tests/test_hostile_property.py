@@ -1,4 +1,4 @@
-"""Property-based hostile input (issue 17): random and mutated configs, matrices and results files
+"""Property-based hostile input: random and mutated configs, matrices and results files
 fed to ``rlnet fit`` and ``rlnet report`` in-process.
 
 For every example: no exception escapes (no traceback), the exit status is 0 or 2, a refusal is one

@@ -1,4 +1,4 @@
-"""Kernel tracking on rlnet's own RNN through the CLI, and the protocol defaults (issue 3)."""
+"""Kernel tracking on rlnet's own RNN through the CLI, and the protocol defaults."""
 
 from __future__ import annotations
 

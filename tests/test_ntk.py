@@ -1,4 +1,4 @@
-"""Every tangent-kernel path against a float64 per-output ``autograd.grad`` loop (issue 3, item 1)."""
+"""Every tangent-kernel path against a float64 per-output ``autograd.grad`` loop."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Packing a sweep's runs into ensemble jobs (issue 16): compatible runs together, incompatible
+"""Packing a sweep's runs into ensemble jobs: compatible runs together, incompatible
 ones apart, jobs of equal network-steps, every packed job accepted by the CLI, and a packed run's
 numbers equal to the same run trained alone."""
 

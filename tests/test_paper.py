@@ -1,4 +1,4 @@
-"""The paper command (issue 20, item 1): the declared parts, the dry run through the sweep driver (no
+"""The paper command: the declared parts, the dry run through the sweep driver (no
 training), the per-part tables, the estimates, and the report that names the missing parts."""
 
 from __future__ import annotations

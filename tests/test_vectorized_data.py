@@ -1,4 +1,4 @@
-"""The vectorised task generator against neurogym itself (issue 8): same trial statistics."""
+"""The vectorised task generator against neurogym itself: same trial statistics."""
 
 from __future__ import annotations
 

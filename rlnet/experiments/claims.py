@@ -1,4 +1,4 @@
-"""The paper's claims, one row each, tested on the per-network results table (issue 20).
+"""The paper's claims, one row each, tested on the per-network results table.
 
 :data:`CLAIMS` declares every claim of Liu et al. (ICLR 2024) that a figure makes: which parts of
 the paper run (sweep names) and which rows it reads, the measure, the test and the paper's

@@ -1,4 +1,4 @@
-"""``python -m rlnet paper {status,run,report}``: the whole paper as a sum of parts (issue 20).
+"""``python -m rlnet paper {status,run,report}``: the whole paper as a sum of parts.
 
 The parts are declared in ``sweeps/paper/parts.yaml``: one sweep file each (a figure or a panel), with its
 expected number of networks and the sizes the wall-time estimate scales from. ``run`` runs each part
