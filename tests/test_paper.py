@@ -110,3 +110,14 @@ def test_report_writes_the_claims_of_a_sweep_table(tmp_path, capsys):
     assert "## Claims of the paper" in capsys.readouterr().out
     text = (tmp_path / "rep" / "claims.md").read_text()
     assert "3 claims: 3 holds" in text  # only Fig. 1 2AF's claims: the rows hold no other part
+
+
+def test_network_rows_keep_each_weights_change_beside_the_total():
+    """Eq. 4's total over all weights and the authors' ||dW_h|| both reach the per-network table."""
+    metrics = {"config": {"data": {"class_path": "rlnet.data.NeurogymDataModule", "init_args": {"task": "dms"}}},
+               "steps": 10, "members": [{"seed": 3, "connectivity": {"name": "svd", "rank": 1},
+                                         "weight_change_norm": 5.0, "diverged": False,
+                                         "weight_change_by_weight": {"W_h": 3.0, "W_x": 4.0, "W_o": 0.0}}]}
+    (row,) = T.network_rows(metrics, part="check")
+    assert (row["weight_change_norm"], row["weight_change_W_h"], row["weight_change_W_x"]) == (5.0, 3.0, 4.0)
+    assert (row["task"], row["rank"], row["seed"]) == ("dms", 1, 3)

@@ -75,6 +75,9 @@ def network_rows(metrics: dict, part: str, run_id: str = "", params: dict | None
         for k, v in m.items():
             if _scalar(v) and k != "connectivity":
                 row[k] = v
+        for w, v in (m.get("weight_change_by_weight") or {}).items():  # ||dW_h|| beside Eq. 4's total
+            if _scalar(v):
+                row[f"weight_change_{w}"] = v
         if row.get("rank") is None and row["structure"] == "svd":
             row["rank"] = row.get("n_hidden")  # rank=None keeps the full draw
         row["diverged"] = bool(m.get("diverged", False))
