@@ -87,19 +87,12 @@ class PatternDataModule(L.LightningDataModule):
             raise ValueError(f"data.n_input must be >= 1, got {n_input}")
         if not 0 <= rate <= 1000:
             raise ValueError(f"data.rate must be in [0, 1000] Hz, got {rate}")
-        self.dt, self.duration, self._n_input, self.rate, self.seed = int(dt), int(duration), int(n_input), \
+        self.dt, self.duration, self.n_input, self.rate, self.seed = int(dt), int(duration), int(n_input), \
             float(rate), int(seed or 0)
         rng = np.random.default_rng(np.random.SeedSequence([self.seed]))
-        self.x = frozen_poisson_input(self._n_input, self.duration, self.rate, self.dt, rng).unsqueeze(1)
+        self.x = frozen_poisson_input(self.n_input, self.duration, self.rate, self.dt, rng).unsqueeze(1)
         self.y = sum_of_sines_target(self.duration, self.dt, rng).reshape(-1, 1, 1)
-
-    @property
-    def n_input(self) -> int:
-        return self._n_input
-
-    @property
-    def n_output(self) -> int:
-        return 1
+        self.n_output = 1  # one readout: the target pattern
 
     @property
     def seq_len(self) -> int:

@@ -89,6 +89,7 @@ class StudentTeacherDataModule(L.LightningDataModule):
         if kappa is not None and int(d) < 2:
             raise ValueError(f"data.kappa needs data.d >= 2, got d={d}")
         self.d, self.n_samples, self.inputs, self.teacher = int(d), int(n_samples), inputs, teacher
+        self.n_input, self.n_output = self.d, 1  # d inputs, one scalar target
         self.kappa = None if kappa is None else float(kappa)
         self.seed = int(seed or 0)
         gen = torch.Generator().manual_seed(self.seed)
@@ -102,14 +103,6 @@ class StudentTeacherDataModule(L.LightningDataModule):
                   else feature_matrix(self.d, self.kappa, gen))
         self.beta = self.F.T @ self.w
         self.y = (self.x @ self.beta).unsqueeze(-1)
-
-    @property
-    def n_input(self) -> int:
-        return self.d
-
-    @property
-    def n_output(self) -> int:
-        return 1
 
     def teacher_direction(self, kind: Literal["aligned", "partial"] = "aligned") -> Tensor:
         """Direction of an aligned init (Prop. 1): ``beta = F^T w``; ``'partial'`` uses the rank-``d/2``
