@@ -162,3 +162,21 @@ def tiny(tmp_path: Path):
         return write_config(tmp_path / name, tiny_config(**kw))
 
     return make
+
+
+def assert_fit_refused(tmp_path, capsys, extra: list, words: list[str]) -> None:
+    """``rlnet fit`` on the tiny config plus ``extra`` ends with exactly one ``rlnet: error:`` line
+    holding every word, exit status 2, no traceback, and writes nothing (no run directory, no
+    ``metrics.json``)."""
+    run_dir = tmp_path / "run"
+    base = write_config(tmp_path / "base.yaml", tiny_config())
+    rc = run_cli(["fit", "--config", base, "--trainer.default_root_dir", run_dir, *extra])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2, err[-3000:]
+    assert "Traceback" not in err
+    assert lines[-1].startswith("rlnet: error: ") and sum(ln.startswith("rlnet: error") for ln in lines) == 1
+    for w in words:
+        assert w in lines[-1], lines[-1]
+    assert not run_dir.exists(), sorted(p.name for p in run_dir.rglob("*"))
+    assert not list(tmp_path.rglob("metrics.json"))

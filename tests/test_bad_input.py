@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import PYTHON, run_cli, subprocess_env, tiny_config, write_config
+from conftest import PYTHON, assert_fit_refused, run_cli, subprocess_env, tiny_config, write_config
 
 MODEL = "--model.init_args."
 CONN = "--model.init_args.connectivity"
@@ -111,18 +111,7 @@ CASES = [
 
 @pytest.mark.parametrize("make_args, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, files, make_args, words):
-    run_dir = tmp_path / "run"
-    base = write_config(tmp_path / "base.yaml", tiny_config())
-    rc = run_cli(["fit", "--config", base, "--trainer.default_root_dir", run_dir, *make_args(files)])
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert rc == 2, err[-3000:]
-    assert "Traceback" not in err
-    assert lines[-1].startswith("rlnet: error: ") and sum(ln.startswith("rlnet: error") for ln in lines) == 1
-    for w in words:
-        assert w in lines[-1], lines[-1]
-    assert not run_dir.exists(), sorted(p.name for p in run_dir.rglob("*"))
-    assert not list(tmp_path.rglob("metrics.json"))
+    assert_fit_refused(tmp_path, capsys, make_args(files), words)
 
 
 def test_finished_run_is_not_overwritten(tmp_path, capsys):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import run_cli, tiny_config, write_config
+from conftest import assert_fit_refused, run_cli, tiny_config, write_config
 
 import rlnet.cli  # noqa: F401  (imports Lightning now: its log handler keeps the session's stderr, not a test's)
 from rlnet.atomic import atomic_file
@@ -125,14 +125,7 @@ CLI_CASES = [
 
 @pytest.mark.parametrize("make_args, words", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
 def test_hostile_cli_input_one_line_exit_2_nothing_written(tmp_path, capsys, configs, make_args, words):
-    run_dir = tmp_path / "run"
-    base = write_config(tmp_path / "base.yaml", tiny_config())
-    rc = run_cli(["fit", "--config", base, "--trainer.default_root_dir", run_dir, *make_args(configs)])
-    line = _one_error_line(capsys.readouterr().err)
-    assert rc == 2
-    for w in words:
-        assert w in line, line
-    assert not run_dir.exists()
+    assert_fit_refused(tmp_path, capsys, make_args(configs), words)
 
 
 def test_zip_pairing_may_reuse_a_seed_across_structures():
