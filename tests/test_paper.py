@@ -121,3 +121,29 @@ def test_network_rows_keep_each_weights_change_beside_the_total():
     (row,) = T.network_rows(metrics, part="check")
     assert (row["weight_change_norm"], row["weight_change_W_h"], row["weight_change_W_x"]) == (5.0, 3.0, 4.0)
     assert (row["task"], row["rank"], row["seed"]) == ("dms", 1, 3)
+
+
+def test_each_session_of_a_part_adds_its_wall_time(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(P, "_sweep_main", lambda: (lambda args: calls.append(args) or 0))
+    monkeypatch.setattr(P, "export_part", lambda name, out, tables, shard: 7)
+    ticks = iter([100.0, 130.5, 200.0, 212.0, 300.0, 303.0])  # (start, end) of three sessions
+    monkeypatch.setattr(P.time, "time", lambda: next(ticks))
+    part = P.Part("fig1_2af", "sweeps/fig1_2af.yaml", "Fig. 1", 40, 10000, [300], 8, 32)
+    tables = tmp_path / "tables"
+    for shard in ((0, 1), (0, 1), (1, 2)):
+        assert P.run_parts([part], tmp_path / "out", tables, 2, shard, dry_run=False) == 0
+    whole = __import__("json").loads((tables / "fig1_2af.wall.json").read_text())
+    assert [s["wall_s"] for s in whole["sessions"]] == [30.5, 12.0]
+    assert whole["sessions"][0]["jobs"] == 2 and whole["sessions"][0]["networks_in_table"] == 7
+    assert (tables / "fig1_2af.1-of-2.wall.json").is_file()
+    assert P.wall_times(tables) == {"fig1_2af": pytest.approx(45.5)}
+    ref = {"networks": 120, "steps": 10000, "n_hidden": 300, "seq_len": 8, "batch": 32, "minutes": [10.0, 20.0]}
+    text = P.status_table([part], ref, tables)
+    assert f"| {45.5 / 60:.1f} |" in text.splitlines()[2]
+    assert "0.0-0.1 x the reference grid's 10.0-20.0 min" in text
+    # a damaged record is replaced by the new session, not summed
+    (tables / "fig1_2af.wall.json").write_text("{not json")
+    monkeypatch.setattr(P.time, "time", iter([0.0, 5.0]).__next__)
+    P.run_parts([part], tmp_path / "out", tables, 1, (0, 1), dry_run=False)
+    assert P.wall_times(tables) == {"fig1_2af": pytest.approx(5.0 + 3.0)}

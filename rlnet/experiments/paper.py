@@ -15,9 +15,12 @@ Estimates are estimates: the measured wall time of the Fig. 1 Neurogym grid on t
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +93,46 @@ def _table_name(part: str, shard: tuple[int, int]) -> str:
     return f"{part}.csv" if shard == (0, 1) else f"{part}.{shard[0]}-of-{shard[1]}.csv"
 
 
+def _wall_name(part: str, shard: tuple[int, int]) -> str:
+    return _table_name(part, shard)[: -len(".csv")] + ".wall.json"
+
+
+def record_wall_time(tables: Path, part: str, shard: tuple[int, int], jobs: int, started: float,
+                     ended: float, networks: int) -> Path:
+    """Append one session's wall time of a part (or shard) to ``TABLES/PART.wall.json``: a resumed part
+    adds a session, so the sum over sessions is the part's wall time however often it was stopped."""
+    path = tables / _wall_name(part, shard)
+    old: list[dict[str, Any]] = []
+    if path.is_file():
+        try:
+            raw = json.loads(path.read_text())
+            old = [s for s in raw.get("sessions", []) if isinstance(s, dict)] if isinstance(raw, dict) else []
+        except (ValueError, OSError):
+            old = []  # a damaged record is replaced, never trusted
+    old.append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                "wall_s": round(ended - started, 1), "jobs": jobs, "shard": f"{shard[0]}/{shard[1]}",
+                "networks_in_table": networks, "cpu_count": os.cpu_count(), "machine": platform.machine()})
+    tables.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"part": part, "sessions": old}, indent=1) + "\n")
+    return path
+
+
+def wall_times(tables: Path) -> dict[str, float]:
+    """Seconds per part: every session of every shard summed (``*.wall.json``; unreadable files skipped)."""
+    out: dict[str, float] = {}
+    if not tables.is_dir():
+        return out
+    for f in sorted(tables.glob("*.wall.json")):
+        try:
+            raw = json.loads(f.read_text())
+            part = str(raw["part"])
+            secs = sum(float(s["wall_s"]) for s in raw["sessions"])
+        except (ValueError, OSError, KeyError, TypeError):
+            continue
+        out[part] = out.get(part, 0.0) + secs
+    return out
+
+
 def _sweep_main():
     from rlnet.experiments.sweep import main
     return main
@@ -118,8 +161,11 @@ def networks_done(tables: Path) -> dict[str, int]:
 
 
 def status_table(parts: list[Part], ref: dict[str, Any], tables: Path) -> str:
+    """The parts: networks done, the estimate and the measured wall time (every session and shard summed)."""
     done = networks_done(tables)
-    lines = ["| part | figure | networks done / expected | estimate (minutes, 2-core machine) |", "|---|---|---|---|"]
+    walls = wall_times(tables)
+    lines = ["| part | figure | networks done / expected | estimate (minutes, 2-core machine) | measured (minutes) |",
+             "|---|---|---|---|---|"]
     total = [0.0, 0.0]
     for p in parts:
         est = estimate_minutes(p, ref)
@@ -128,8 +174,15 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path) -> str:
         n = done.get(p.name, 0)
         mark = "" if n >= p.networks else (" (missing)" if n == 0 else " (partial)")
         lines.append(f"| {p.name} | {p.figure} | {n} / {p.networks}{mark} | "
-                     + (f"{est[0]:.1f}-{est[1]:.1f}" if est else f"no measured rate ({p.model})") + " |")
-    lines.append(f"| all RNN parts | | | {total[0]:.0f}-{total[1]:.0f} ({total[0] / 60:.1f}-{total[1] / 60:.1f} h) |")
+                     + (f"{est[0]:.1f}-{est[1]:.1f}" if est else f"no measured rate ({p.model})") + " | "
+                     + (f"{walls[p.name] / 60:.1f}" if p.name in walls else "") + " |")
+    measured = sum(walls.get(p.name, 0.0) for p in parts)
+    ratio = ""
+    if measured and ref.get("minutes"):
+        lo, hi = ref["minutes"]
+        ratio = f"; {measured / 60 / hi:.1f}-{measured / 60 / lo:.1f} x the reference grid's {lo}-{hi} min"
+    lines.append(f"| all parts | | | {total[0]:.0f}-{total[1]:.0f} ({total[0] / 60:.1f}-{total[1] / 60:.1f} h, "
+                 f"RNN parts) | {measured / 60:.0f} ({measured / 3600:.1f} h, the parts measured{ratio}) |")
     return "\n".join(lines)
 
 
@@ -146,6 +199,7 @@ def run_parts(parts: list[Part], out: Path, tables: Path, jobs: int, shard: tupl
     sweep_main = _sweep_main()
     worst = 0
     for p in parts:
+        started = time.time()
         if p.prepare and not _resolve(p.prepare["creates"]).exists():
             cmd = [sys.executable if c in ("python", "python3") else c for c in p.prepare["command"]]
             print(f"# {p.name}: prepare ({p.prepare['creates']} missing): {' '.join(cmd)}", flush=True)
@@ -167,7 +221,9 @@ def run_parts(parts: list[Part], out: Path, tables: Path, jobs: int, shard: tupl
         worst = max(worst, rc)
         if not dry_run:
             n = export_part(p.name, out, tables, shard)
-            print(f"# {p.name}: {n} networks in {tables / _table_name(p.name, shard)}", flush=True)
+            wall = record_wall_time(tables, p.name, shard, jobs, started, time.time(), n)
+            print(f"# {p.name}: {n} networks in {tables / _table_name(p.name, shard)}; wall time in {wall}",
+                  flush=True)
     return worst
 
 
