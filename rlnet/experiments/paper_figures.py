@@ -166,6 +166,7 @@ def draw_trend(ax: Any, rows: Sequence[Mapping[str, Any]], x: str, measure: str,
                 ms=6, lw=1, zorder=4, label=f"{label}: closed form" if label else "closed form")
     ax.set_xticks(range(len(levels)), [f"{_num(lv):g}" if _num(lv) is not None else str(lv) for lv in levels])
     ax.set_xlim(-0.6, len(levels) - 0.4)
+    _say_if_empty(ax, s, measure)
     return s
 
 
@@ -195,13 +196,20 @@ def draw_versus(ax: Any, rows: Sequence[Mapping[str, Any]], field_: str, groups:
     ax.boxplot([d if d else [math.nan] for d in data], positions=range(len(groups)), widths=0.5, showfliers=False,
                medianprops={"color": "k"})
     ax.set_xticks(range(len(groups)), [str(g) for g in groups], rotation=20, fontsize=7)
+    _say_if_empty(ax, s, measure)
     return s
+
+
+def _say_if_empty(ax: Any, s: Series, measure: str) -> None:
+    if not s.y and not s.excluded:
+        ax.text(0.5, 0.5, f"no values of {measure}", ha="center", va="center", fontsize=7, transform=ax.transAxes)
 
 
 def initial_spectrum(task: str, variant: str, n_hidden: Any, g: Any, seed: int = 0,
                      kind: str = "eig") -> tuple[np.ndarray, np.ndarray] | str:
     """Index / N and |eigenvalue| / max (``kind='sv'``: singular value / max), sorted descending, of the
     initial ``W_h`` of ``configs/{task}_{variant}.yaml`` at ``n_hidden`` and ``g``; a reason if not rebuilt."""
+    import torch
     import yaml
 
     from rlnet.experiments.report import initial_matrix
@@ -220,10 +228,16 @@ def initial_spectrum(task: str, variant: str, n_hidden: Any, g: Any, seed: int =
     conn = model.get("connectivity")
     if _num(g) is not None and isinstance(conn, dict) and "g" in (conn.get("init_args") or {}):
         conn["init_args"]["g"] = float(_num(g))  # type: ignore[arg-type]
-    W = initial_matrix(cfg, seed)
-    if W is None:
-        return f"{path.name}: its structure cannot be rebuilt from the config"
-    vals = np.abs(np.linalg.eigvals(W)) if kind == "eig" else np.linalg.svd(W, compute_uv=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: N <= 1000 takes < 1 s; more threads fight a busy machine's cores
+    try:
+        W = initial_matrix(cfg, seed)
+        if W is None:
+            return f"{path.name}: its structure cannot be rebuilt from the config"
+        Wt = torch.from_numpy(W)
+        vals = (torch.linalg.eigvals(Wt).abs() if kind == "eig" else torch.linalg.svdvals(Wt)).numpy()
+    finally:
+        torch.set_num_threads(threads)
     vals = np.sort(vals)[::-1]
     n = len(vals)
     return np.arange(1, n + 1) / n, vals / vals[0] if vals[0] > 0 else vals
