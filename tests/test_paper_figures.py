@@ -161,3 +161,29 @@ def test_fig4a_plots_measured_and_theory_per_d():
             assert s.theory[rank] == pytest.approx(np.mean(th), abs=1e-12)
         assert panel.title.startswith(f"linear, d = {d}: KA")
     assert (2, 0.01) in panels[0].series["kernel_alignment"].excluded
+
+
+def test_fig3_draws_3b_against_kappa_with_theory_and_3c_per_variant():
+    rows = []
+    for init, ka in (("svd:1", 0.3), ("partial", 0.6), ("aligned", 0.9)):
+        for kappa in (1, 5):
+            for s in range(3):
+                rows.append({"part": "fig3b_linear", "task": "studentteacher", "init": init, "kind": init.split(":")[0],
+                             "kappa": kappa, "seed": s, "diverged": False, "kernel_alignment": ka + 0.01 * s,
+                             "theory_kernel_alignment": ka + 0.02 * kappa})
+    for v, ka in (("aligned", 0.8), ("aligned_partial", 0.7), ("smnist_fullrank", 0.5)):
+        rows += [{"part": "fig3c_smnist", "task": "mnist", "variant": v, "seed": s, "diverged": False,
+                  "accuracy": 0.95 if s else 0.1, "probe_trials": 200, "kernel_alignment": ka + 0.01 * s}
+                 for s in range(4)]
+    fig, panels = F.draw(3, rows)
+    assert len(panels) == 2 and set(panels[0].series) == {"svd:1", "partial", "aligned"}
+    for init, s in panels[0].series.items():
+        sel = [r for r in rows if r.get("init") == init]
+        check_series(s, sel, "kappa", "kernel_alignment")
+        assert s.theory == {k: pytest.approx(np.mean([r["theory_kernel_alignment"] for r in sel if r["kappa"] == k]))
+                            for k in (1, 5)}
+    c = panels[1].series["kernel_alignment"]
+    assert list(c.means) == ["smnist_fullrank", "aligned", "aligned_partial"]  # the random control first
+    check_series(c, [r for r in rows if r["part"] == "fig3c_smnist"], "variant", "kernel_alignment")
+    assert len(c.excluded) == 3  # the three at chance
+    assert len(fig.subfigs) == 2 and "Fig. 3B" in fig.subfigs[0]._suptitle.get_text()

@@ -40,6 +40,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -427,7 +428,8 @@ def draw(number: int, rows: Sequence[Mapping[str, Any]], results: Sequence[Mappi
     for sub, (key, grid) in zip(subs, grids):
         axes = sub.subplots(len(grid), max(len(r) for r in grid), squeeze=False)
         layout = LAYOUTS[key].func if isinstance(LAYOUTS[key], functools.partial) else LAYOUTS[key]
-        sub.suptitle(f"{key}" + (f" ({CONVENTION[layout]})" if layout in CONVENTION else ""), fontsize=9)
+        title = f"{key}" + (f" ({CONVENTION[layout]})" if layout in CONVENTION else "")
+        sub.suptitle(textwrap.fill(title, 55 * max(len(r) for r in grid)), fontsize=9)
         for i, row in enumerate(grid):
             for j in range(axes.shape[1]):
                 if j < len(row):
