@@ -90,6 +90,12 @@ def test_export_and_report_name_the_missing_parts(tmp_path):
     assert "| fig1_2af | Fig. 1 | 10 / 40 (partial) |" in parts
     assert (tmp_path / "rep" / "networks.csv").exists()
     assert "| Fig. 1 | 2AF: higher rank -> larger KA | Spearman |" in claims
+    # one figure per paper figure with rows, listed with those not drawn
+    assert (tmp_path / "rep" / "figures" / "fig01.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "rep" / "figures" / "fig02.png").exists()
+    for text in (parts, claims):
+        assert "- figures/fig01.png: Fig. 1; drawn without fig1_dms, fig1_cxt, fig1_smnist" in text
+        assert "- fig02: no rows of fig2_2af_celltype_dale" in text
 
 
 def test_unknown_part_is_one_line_and_status_2(capsys):
@@ -107,7 +113,9 @@ def test_report_writes_the_claims_of_a_sweep_table(tmp_path, capsys):
     db.record("run0", "fig1_2af", {}, "ok", metrics={"config": {"data": {"init_args": {"task": "2af"}}},
                                                      "members": members})
     assert report_main([str(tmp_path / "results.db"), "--out", str(tmp_path / "rep")]) == 0
-    assert "## Claims of the paper" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "## Claims of the paper" in out and "- figures/fig01.png: Fig. 1" in out
+    assert (tmp_path / "rep" / "figures" / "fig01.png").exists()
     text = (tmp_path / "rep" / "claims.md").read_text()
     assert "3 claims: 3 holds" in text  # only Fig. 1 2AF's claims: the rows hold no other part
 

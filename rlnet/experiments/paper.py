@@ -6,8 +6,9 @@ through the sweep driver (``rlnet sweep FILE --out OUT/PART --shard I/N --jobs J
 finished run never runs again), then writes the part's networks to ``TABLES/PART.csv``
 (``PART.I-of-N.csv`` for a shard): one row per network (:mod:`rlnet.experiments.network_table`),
 small enough to commit as soon as the part ends. ``report`` merges every table there is, writes
-``networks.csv``, the parts' status and the table of claims (:mod:`rlnet.experiments.claims`), and
-names the parts still missing. ``status`` prints the parts, what is done and the estimates.
+``networks.csv``, the parts' status, the table of claims (:mod:`rlnet.experiments.claims`) and one
+figure per paper figure that has rows (``figures/figNN.png``, :mod:`rlnet.experiments.paper_figures`),
+and names the parts and figures still missing. ``status`` prints the parts, what is done and the estimates.
 
 Estimates are estimates: the measured wall time of the Fig. 1 Neurogym grid on the 2-core machine
 (``reference`` in the file) scaled by networks x steps x N^2 x seq_len x batch.
@@ -228,9 +229,13 @@ def run_parts(parts: list[Part], out: Path, tables: Path, jobs: int, shard: tupl
 
 
 def report(parts: list[Part], ref: dict[str, Any], tables: Path, out: Path) -> str:
-    """Merge the tables; write networks.csv, parts.md and the claims (claims.md/.csv/.json)."""
+    """Merge the tables; write networks.csv, parts.md, the claims (claims.md/.csv/.json) and one figure per
+    paper figure with rows (figures/figNN.png, :mod:`rlnet.experiments.paper_figures`), listed with those
+    not drawn in parts.md, claims.md and the returned Markdown."""
     from rlnet.experiments.claims import write_claims
     from rlnet.experiments.network_table import load_rows, write_csv
+    from rlnet.experiments.paper_figures import markdown as figures_markdown
+    from rlnet.experiments.paper_figures import write_figures
 
     rows = load_rows(tables) if tables.is_dir() and any(tables.glob("*.csv")) else []
     out.mkdir(parents=True, exist_ok=True)
@@ -238,10 +243,13 @@ def report(parts: list[Part], ref: dict[str, Any], tables: Path, out: Path) -> s
         write_csv(rows, out / "networks.csv")
     missing = missing_parts(parts, tables)
     status = status_table(parts, ref, tables)
-    (out / "parts.md").write_text("## Parts of the paper run\n\n" + status + "\n")
     claims = write_claims(rows, out, missing)
+    figures = figures_markdown(write_figures(rows, out / "figures", claims["results"]), rows, out)
+    (out / "parts.md").write_text("## Parts of the paper run\n\n" + status + "\n\n" + figures)
+    with (out / "claims.md").open("a") as fh:
+        fh.write("\n" + figures)
     return (f"# The paper, claim by claim ({len(rows)} networks from {tables})\n\n"
-            + claims["text"] + "\n## Parts of the paper run\n\n" + status + "\n")
+            + claims["text"] + "\n## Parts of the paper run\n\n" + status + "\n\n" + figures)
 
 
 def build_parser():

@@ -18,7 +18,10 @@ One record per trained network. The sweep's variable ``x`` is the initial rank w
   run's config through rlnet's registry of structures, never by importing a name the file holds,
   and the effective rank per network), ``training.png`` (alignment over training, when
   the runs saved series);
-* ``report.md``: the tables as Markdown (also printed).
+* ``report.md``: the tables as Markdown (also printed);
+* when the rows belong to parts of the paper run that a claim reads: the claims
+  (``claims.md/.csv/.json``, :mod:`rlnet.experiments.claims`) and ``figures/figNN.png``, one per paper
+  figure with rows, in the paper's layout (:mod:`rlnet.experiments.paper_figures`).
 """
 
 from __future__ import annotations
@@ -713,4 +716,9 @@ def main(args: Sequence[str] | None = None) -> int:
     claims = claims_for_report(a.results, a.out)
     if claims:
         print(claims)
+    from rlnet.experiments.paper_figures import figures_for_report  # and its figures, in the paper's layout
+
+    figures = figures_for_report(a.results, Path(a.out) / "figures")
+    if figures:
+        print(figures)
     return 0
