@@ -147,8 +147,8 @@ def draw_trend(ax: Any, rows: Sequence[Mapping[str, Any]], x: str, measure: str,
     ax.scatter([pos[lv] + offset + j for lv, j in zip(s.x, jit)], s.y, s=14, alpha=0.7, color=color, label=label)
     if s.excluded:
         jx = rng.uniform(-width, width, len(s.excluded))
-        ax.scatter([pos[lv] + offset + j for (lv, _), j in zip(s.excluded, jx)], [v for _, v in s.excluded],
-                   **EXCLUDED_STYLE)
+        ax.scatter([pos[lv] + offset + j for (lv, _), j in zip(s.excluded, jx)],
+                   _on_scale(ax, s.y, [v for _, v in s.excluded]), **EXCLUDED_STYLE)
     for lv in levels:
         ys = [v for xv, v in zip(s.x, s.y) if xv == lv]
         if ys:
@@ -193,12 +193,29 @@ def draw_versus(ax: Any, rows: Sequence[Mapping[str, Any]], field_: str, groups:
             s.means[g] = (float(np.mean(ys)), float(np.std(ys, ddof=1)) if len(ys) > 1 else 0.0, len(ys))
             ax.scatter(k + rng.uniform(-0.1, 0.1, len(ys)), ys, s=12, alpha=0.7, color=f"C{k % 10}", zorder=3)
         if out:
-            ax.scatter(k + rng.uniform(-0.1, 0.1, len(out)), out, zorder=3, **EXCLUDED_STYLE)
+            ax.scatter(k + rng.uniform(-0.1, 0.1, len(out)), _on_scale(ax, [v for d in data for v in d] + ys, out),
+                       zorder=3, **EXCLUDED_STYLE)
     ax.boxplot([d if d else [math.nan] for d in data], positions=range(len(groups)), widths=0.5, showfliers=False,
                medianprops={"color": "k"})
     ax.set_xticks(range(len(groups)), [str(g) for g in groups], rotation=20, fontsize=7)
     _say_if_empty(ax, s, measure)
     return s
+
+
+def _on_scale(ax: Any, kept: Sequence[float], excluded: Sequence[float]) -> list[float]:
+    """The excluded values to draw: a diverged network's measure can be 1e18, which would flatten the
+    panel; so values more than the kept range away from it are pinned to the panel's edge, and the
+    panel says how many (the returned series keeps the true values)."""
+    if not kept:
+        return list(excluded)
+    lo, hi = min(kept), max(kept)
+    pad = max(hi - lo, abs(hi) * 0.05, 1e-12)
+    lo_edge, hi_edge = lo - pad, hi + pad
+    off = sum(1 for v in excluded if not lo_edge <= v <= hi_edge)
+    if off:
+        ax.text(0.99, 0.01, f"{off} left out, off scale (pinned to the edge)", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=6, color="grey")
+    return [min(max(v, lo_edge), hi_edge) for v in excluded]
 
 
 def _say_if_empty(ax: Any, s: Series, measure: str) -> None:
