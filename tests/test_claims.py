@@ -195,3 +195,25 @@ def test_write_claims_and_report_hook(tmp_path):
     T.write_csv([{**rows[0], "part": "my_sweep"}], tmp_path / "other" / "x.csv")
     assert C.claims_for_report(tmp_path / "other", tmp_path / "rep2") is None
     assert not (tmp_path / "rep2").exists()
+
+
+def test_fig19_shuffled_em_is_compared_with_the_em_of_the_same_part_and_must_be_lazier():
+    """Fig. 19 also claims the shuffle *removes* the EM's effect: shuffled against EM, Mann-Whitney on
+    those two groups only (the null rows of the part are not read), direction: lazier than the EM."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for variant, ka in (("null", 0.50), ("em", 0.14), ("em_shuffled", 0.49)):
+        for seed in range(6):
+            rows.append({"part": "fig19_em_shuffled", "task": "2af", "variant": variant, "seed": seed,
+                         "diverged": False, "accuracy": 0.9, "probe_trials": 320,
+                         "kernel_alignment": ka + 0.02 * rng.standard_normal()})
+    res = by_key(C.evaluate(rows))
+    r = res["fig19.2af.em_shuffled.vs_em.KA"]
+    a = [x["kernel_alignment"] for x in rows if x["variant"] == "em_shuffled"]
+    b = [x["kernel_alignment"] for x in rows if x["variant"] == "em"]
+    want = stats.mannwhitneyu(a, b, alternative="two-sided")
+    assert r["statistic"] == want.statistic and r["pvalue"] == pytest.approx(want.pvalue, rel=1e-12)
+    assert r["n"] == 12 and r["verdict"] == "holds"  # higher KA than the EM: the paper's direction
+    assert res["fig19.2af.em_shuffled.KA"]["verdict"] == "holds"  # and no different from the null
+    swapped = [{**x, "kernel_alignment": -x["kernel_alignment"]} for x in rows]
+    assert by_key(C.evaluate(swapped))["fig19.2af.em_shuffled.vs_em.KA"]["verdict"] == "opposite"

@@ -317,9 +317,10 @@ def trend_layout(key: str, rows, results: Results) -> list[list[PanelSpec]]:
 def _versus_panel(ax: Any, rows, claims: Sequence[Claim], results: Results, label: str) -> Panel:
     c0 = claims[0]
     sel = _select(rows, c0)
-    groups = [c0.reference, *dict.fromkeys(c.group for c in claims)]
+    groups = list(dict.fromkeys(g for c in claims for g in (c.reference, c.group)))  # null first
     s = draw_versus(ax, sel, c0.x or "variant", groups, c0.measure)
-    stats = [_stat(results.get(c.key), f"{c.group}: ") for c in claims]
+    stats = [_stat(results.get(c.key), f"{c.group}" + ("" if c.reference == "null" else f" vs {c.reference}")
+                   + ": ") for c in claims]
     title = f"{label}: {LABELS.get(c0.measure, c0.measure)}\n" + "\n".join(x for x in stats if x)
     ax.set_title(title, fontsize=7)
     return Panel(title, {c0.measure: s})
@@ -327,7 +328,7 @@ def _versus_panel(ax: Any, rows, claims: Sequence[Claim], results: Results, labe
 
 def _spectrum_panel(ax: Any, rows, claims: Sequence[Claim], kind: str) -> Panel:
     c0 = claims[0]
-    variants = [c0.reference, *dict.fromkeys(c.group for c in claims)]
+    variants = list(dict.fromkeys(g for c in claims for g in (c.reference, c.group)))
     p = draw_spectrum(ax, str(c0.where.get("task", "")), variants, _select(rows, c0), kind)
     ax.set_title(p.title, fontsize=7)
     return p
