@@ -155,3 +155,21 @@ def test_each_session_of_a_part_adds_its_wall_time(tmp_path, monkeypatch):
     monkeypatch.setattr(P.time, "time", iter([0.0, 5.0]).__next__)
     P.run_parts([part], tmp_path / "out", tables, 1, (0, 1), dry_run=False)
     assert P.wall_times(tables) == {"fig1_2af": pytest.approx(5.0 + 3.0)}
+
+
+def test_the_committed_report_is_rebuilt_from_the_committed_tables_without_training(tmp_path):
+    """Issue 20 (5): the per-network tables committed under paper/tables rebuild the committed table of
+    claims exactly, through `paper report` and through `rlnet report` on the merged networks.csv."""
+    import json
+
+    from rlnet.experiments.claims import claims_for_report  # what `rlnet report` writes its claims with
+
+    committed = json.loads((ROOT / "paper/report/claims.json").read_text())["claims"]
+    assert P.main(["report", "--tables", str(ROOT / "paper/tables"), "--report", str(tmp_path / "paper")]) == 0
+    rebuilt = json.loads((tmp_path / "paper" / "claims.json").read_text())["claims"]
+    assert rebuilt == committed
+    # (rlnet report's figures, which rebuild every initial matrix, are tested in test_report.py)
+    assert claims_for_report(ROOT / "paper/report/networks.csv", tmp_path / "one")
+    via_report = {r["key"]: r for r in json.loads((tmp_path / "one" / "claims.json").read_text())["claims"]}
+    present = {r["key"]: r for r in committed if r["verdict"] != "missing"}
+    assert via_report == present and present
