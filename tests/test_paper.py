@@ -173,3 +173,26 @@ def test_the_committed_report_is_rebuilt_from_the_committed_tables_without_train
     via_report = {r["key"]: r for r in json.loads((tmp_path / "one" / "claims.json").read_text())["claims"]}
     present = {r["key"]: r for r in committed if r["verdict"] != "missing"}
     assert via_report == present and present
+
+
+def test_an_interrupted_part_keeps_its_finished_networks_and_starts_no_other_part(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(P, "_sweep_main", lambda: (lambda args: calls.append(args[0]) or 130))
+    exported = []
+    monkeypatch.setattr(P, "export_part", lambda name, out, tables, shard: exported.append(name) or 3)
+    parts = [P.Part(n, f"sweeps/{n}.yaml", "Fig. 1", 40, 10000, [300], 8, 32) for n in ("fig1_2af", "fig1_dms")]
+    assert P.run_parts(parts, tmp_path / "out", tmp_path / "tables", 2, (0, 1), dry_run=False) == 130
+    assert len(calls) == 1 and exported == ["fig1_2af"]  # its finished runs are in its table
+    assert P.wall_times(tmp_path / "tables") and "fig1_dms" not in P.wall_times(tmp_path / "tables")
+
+
+def test_export_writes_the_finished_networks_without_running_anything(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(P, "_sweep_main", lambda: pytest.fail("export must not run a sweep"))
+    db = ResultsDB(tmp_path / "out" / "fig1_2af" / "results.db")
+    members = [{"seed": s, "connectivity": {"name": "svd", "rank": 1}, "diverged": False, "accuracy": 0.9,
+                "weight_change_norm": 1.0, "representation_alignment": 0.5, "kernel_alignment": 0.2} for s in range(4)]
+    db.record("run0", "fig1_2af", {}, "ok", metrics={"config": {"data": {"init_args": {"task": "2af"}}},
+                                                     "members": members})
+    rc = P.main(["export", "--out", str(tmp_path / "out"), "--tables", str(tmp_path / "tables")])
+    assert rc == 0 and "fig1_2af: 4 networks" in capsys.readouterr().out
+    assert len(T.load_rows(tmp_path / "tables")) == 4 and not (tmp_path / "tables" / "fig1_dms.csv").exists()

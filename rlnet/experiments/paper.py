@@ -1,11 +1,12 @@
-"""``python -m rlnet paper {status,run,report}``: the whole paper as a sum of parts.
+"""``python -m rlnet paper {status,run,export,report}``: the whole paper as a sum of parts.
 
 The parts are declared in ``sweeps/paper/parts.yaml``: one sweep file each (a figure or a panel), with its
 expected number of networks and the sizes the wall-time estimate scales from. ``run`` runs each part
 through the sweep driver (``rlnet sweep FILE --out OUT/PART --shard I/N --jobs J``: resumable, a
 finished run never runs again), then writes the part's networks to ``TABLES/PART.csv``
 (``PART.I-of-N.csv`` for a shard): one row per network (:mod:`rlnet.experiments.network_table`),
-small enough to commit as soon as the part ends. ``report`` merges every table there is, writes
+small enough to commit as soon as the part ends. ``export`` writes the tables of what
+has finished without running anything. ``report`` merges every table there is, writes
 ``networks.csv``, the parts' status, the table of claims (:mod:`rlnet.experiments.claims`) and one
 figure per paper figure that has rows (``figures/figNN.png``, :mod:`rlnet.experiments.paper_figures`),
 and names the parts and figures still missing. ``status`` prints the parts, what is done and the estimates.
@@ -225,7 +226,19 @@ def run_parts(parts: list[Part], out: Path, tables: Path, jobs: int, shard: tupl
             wall = record_wall_time(tables, p.name, shard, jobs, started, time.time(), n)
             print(f"# {p.name}: {n} networks in {tables / _table_name(p.name, shard)}; wall time in {wall}",
                   flush=True)
+        if rc == 130:  # interrupted (Ctrl-C, SIGTERM): what finished is in the table; start no other part
+            return 130
     return worst
+
+
+def export_parts(parts: list[Part], out: Path, tables: Path, shard: tuple[int, int]) -> int:
+    """``paper export``: write each part's finished networks to its table without running anything (e.g.
+    after a run was killed outright, or to commit a long part's rows before it ends); returns 0."""
+    for p in parts:
+        if (out / p.name / "results.db").is_file():
+            n = export_part(p.name, out, tables, shard)
+            print(f"# {p.name}: {n} networks in {tables / _table_name(p.name, shard)}", flush=True)
+    return 0
 
 
 def report(parts: list[Part], ref: dict[str, Any], tables: Path, out: Path) -> str:
@@ -256,7 +269,7 @@ def build_parser():
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m rlnet paper", description=__doc__.split("\n\n")[0])
-    p.add_argument("command", choices=("status", "run", "report"))
+    p.add_argument("command", choices=("status", "run", "export", "report"))
     p.add_argument("--paper", default=PAPER_FILE, help="the list of parts (default sweeps/paper/parts.yaml)")
     p.add_argument("--parts", default=None, help="comma-separated part names (default: all)")
     p.add_argument("--out", default="results/paper", help="where the runs go (not committed)")
@@ -292,6 +305,8 @@ def main(args: Sequence[str] | None = None) -> int:
         if a.command == "report":
             print(report(parts, ref, tables, rep))
             return 0
+        if a.command == "export":
+            return export_parts(parts, out, tables, shard)
         if not Path("configs").is_dir():  # the sweeps name configs/... relative to the checkout
             os.chdir(ROOT)
         return run_parts(parts, out, tables, a.jobs, shard, a.dry_run)
