@@ -217,3 +217,14 @@ def test_fig19_shuffled_em_is_compared_with_the_em_of_the_same_part_and_must_be_
     assert res["fig19.2af.em_shuffled.KA"]["verdict"] == "holds"  # and no different from the null
     swapped = [{**x, "kernel_alignment": -x["kernel_alignment"]} for x in rows]
     assert by_key(C.evaluate(swapped))["fig19.2af.em_shuffled.vs_em.KA"]["verdict"] == "opposite"
+
+
+def test_verdicts_counted_by_measure_match_the_rows():
+    res = C.evaluate(fig1_rows())
+    text = C.markdown(res)
+    present = [r for r in res if r["verdict"] != "missing"]
+    for m in ("weight_change_norm", "representation_alignment", "kernel_alignment"):
+        mine = [r for r in present if r["measure"] == m]
+        want = [sum(r["verdict"] == v for r in mine) for v in ("holds", "opposite", "not significant")]
+        line = f"| {m} | rank trend (Spearman) | " + " | ".join(map(str, want)) + " |"
+        assert line in text.split("### Verdicts by measure")[1]

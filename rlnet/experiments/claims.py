@@ -397,6 +397,7 @@ def markdown(results: Sequence[Mapping[str, Any]], missing_parts: Sequence[str] 
                 v = v or "0"
             cells.append(str(v).replace("|", "\\|"))
         lines.append("| " + " | ".join(cells) + " |")
+    lines += by_measure(results)
     theory = [r for r in results if r.get("theory")]
     if theory:
         lines += ["", "### Measured beside the closed form (Fig. 3B: Eq. 14 per network; Fig. 4A: Theorem 1, Eq. 18)",
@@ -409,6 +410,22 @@ def markdown(results: Sequence[Mapping[str, Any]], missing_parts: Sequence[str] 
     if missing_parts:
         lines += ["", "### Parts not run yet (or not complete)", "", ", ".join(missing_parts)]
     return "\n".join(lines) + "\n"
+
+
+def by_measure(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Markdown lines: the verdicts counted per measure and kind of test (claims with rows only)."""
+    counts: dict[tuple[str, str], Counter[str]] = {}
+    for r in results:
+        if r["verdict"] != "missing":
+            kind = "rank trend (Spearman)" if r["test"] == "spearman" else "against a reference (Mann-Whitney)"
+            counts.setdefault((r["measure"], kind), Counter())[r["verdict"]] += 1
+    if not counts:
+        return []
+    out = ["", "### Verdicts by measure", "", "| measure | test | " + " | ".join(VERDICTS[:3]) + " |",
+           "|---|---|---|---|---|"]
+    for (m, kind), c in sorted(counts.items()):
+        out.append(f"| {m} | {kind} | " + " | ".join(str(c.get(v, 0)) for v in VERDICTS[:3]) + " |")
+    return out
 
 
 def write_claims(rows: Sequence[Mapping[str, Any]], out: str | Path, missing_parts: Sequence[str] = (),
