@@ -56,3 +56,13 @@ def test_module_initialisation_and_members():
     assert m.net.W_1[0].norm().item() == pytest.approx(full.net.W_1[0].norm().item(), rel=1e-5)
     with pytest.raises(ValueError, match=r"model\.rank"):
         MLPModule(rank=0)
+
+
+def test_the_probe_counts_its_images_not_its_single_time_step():
+    """metrics.json's probe_trials (and the claims' chance threshold that reads it) is the number of
+    probe images: the MLP's probe is (1, B, 784), trials on dim 1 as the RNN's."""
+    from rlnet.callbacks.protocol import LazinessProtocol
+
+    m = MLPModule(n_input=784, n_output=10, n_hidden=16, rank=2)
+    x = torch.zeros(1, 37, 784)
+    assert LazinessProtocol(m).n_trials(x) == 37

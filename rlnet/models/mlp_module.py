@@ -95,6 +95,8 @@ class MLPModule(EnsembleModule):
         return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum)
 
     # ---- laziness protocol ----------------------------------------------------------------------
+    laziness_trial_dim = 1  # probe tensors are (1, B, 784), the RNN's (T, B, ...) layout
+
     def laziness_weights(self) -> dict[str, Tensor]:
         return {"W_1": self.net.W_1, "W_2": self.net.W_2}
 
