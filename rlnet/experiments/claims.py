@@ -275,11 +275,16 @@ def _levels(values: Iterable[Any]) -> list[Any]:
     return sorted(uniq, key=lambda v: (_num(v) is None, _num(v) or 0.0, str(v)))
 
 
+def select_rows(rows: Sequence[Mapping[str, Any]], claim: Claim) -> list[Mapping[str, Any]]:
+    """The rows a claim reads: those of its parts that match its ``where``."""
+    return [r for r in rows if str(r.get("part")) in claim.parts and _matches(r, claim.where)]
+
+
 def evaluate_claim(claim: Claim, rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> dict[str, Any]:
     """The test of one claim on the rows it selects; see the module docstring."""
     from scipy import stats
 
-    sel = [r for r in rows if str(r.get("part")) in claim.parts and _matches(r, claim.where)]
+    sel = select_rows(rows, claim)
     if claim.test == "mannwhitney" and claim.x is not None:
         sel = [r for r in sel if _eq(r.get(claim.x), claim.group) or _eq(r.get(claim.x), claim.reference)]
     out: dict[str, Any] = {"figure": claim.figure, "key": claim.key, "claim": claim.claim, "test": claim.test,

@@ -48,7 +48,8 @@ from typing import Any
 
 import numpy as np
 
-from rlnet.experiments.claims import CLAIMS, Claim, _eq, _matches, _num, evaluate, not_learned
+from rlnet.experiments.claims import CLAIMS, Claim, _eq, _num, evaluate, not_learned, select_rows
+from rlnet.experiments.claims import _levels as _claim_levels
 
 LABELS = {"weight_change_norm": "‖ΔW‖_F", "representation_alignment": "RA", "kernel_alignment": "KA",
           "initial_eigenvalue_effective_rank": "eff. rank (eigenvalues)",
@@ -106,13 +107,11 @@ def figure_parts(key: str) -> list[str]:
     return list(dict.fromkeys(p for c in CLAIMS if c.figure == key for p in c.parts))
 
 
-def _select(rows: Sequence[Mapping[str, Any]], claim: Claim) -> list[Mapping[str, Any]]:
-    return [r for r in rows if str(r.get("part")) in claim.parts and _matches(r, claim.where)]
+_select = select_rows
 
 
 def _levels(values: Sequence[Any]) -> list[Any]:
-    uniq = [v for v in dict.fromkeys(values) if v is not None]
-    return sorted(uniq, key=lambda v: (_num(v) is None, _num(v) or 0.0, str(v)))
+    return _claim_levels(v for v in values if v is not None)
 
 
 def _stat(res: Mapping[str, Any] | None, name: str = "") -> str:
