@@ -380,6 +380,29 @@ def test_two_runners_on_one_folder_run_every_run_once(tmp_path):
     assert sorted(r["params"]["x"] for r in rows) == xs and {r["status"] for r in rows} == {"ok"}
 
 
+def _open_and_record(args: tuple[str, int, float]) -> str | None:
+    path, i, start = args
+    time.sleep(max(0.0, start - time.time()))
+    try:
+        ResultsDB(path).record(f"r{i}", "s", {}, "ok", metrics={})
+    except Exception as err:  # reported back to the test, which names it
+        return repr(err)
+    return None
+
+
+def test_processes_creating_one_results_table_at_once_all_record(tmp_path):
+    """Eight processes open one new table at the same instant, 20 times: SQLite refuses the switch to
+    WAL without waiting ("database is locked") when two do it together; the table retries it."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        for k in range(20):
+            path, start = str(tmp_path / f"t{k}.db"), time.time() + 0.2
+            errs = [e for e in pool.map(_open_and_record, [(path, i, start) for i in range(8)], chunksize=1) if e]
+            assert not errs, errs
+            assert len(ResultsDB(path).rows()) == 8
+
+
 def test_a_finished_row_is_never_downgraded(tmp_path):
     db = ResultsDB(tmp_path / "r.db")
     db.record("a_1", "s", {}, "ok", metrics={"members": []})

@@ -54,13 +54,29 @@ class ResultsDB:
         self.timeout = timeout
         con = self._raw()
         try:
-            con.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            self._set_wal(con)  # readers never block the writer
             con.execute(SCHEMA)
             have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
             if "owner" not in have:  # a table written before runs were claimed
                 con.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
         finally:
             con.close()
+
+    def _set_wal(self, con: sqlite3.Connection) -> None:
+        """Switch the file to WAL, retrying for up to ``timeout`` s: SQLite answers "database is
+        locked" at once, without its busy handler, when two processes create one table together
+        (two runners started on one new folder)."""
+        deadline, wait = time.monotonic() + self.timeout, 0.01
+        while True:
+            try:
+                if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    con.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(wait)
+                wait = min(2 * wait, 0.5)
 
     def _raw(self) -> sqlite3.Connection:
         try:
