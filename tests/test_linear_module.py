@@ -121,6 +121,7 @@ def test_cli_aligned_run_matches_eq8_theory(tmp_path):
     assert rc == 0
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["steps"] < 20000  # stopped by loss_tol
+    assert m["measure_settings"]["probe_trials"] == 20  # the samples of the (1, m, d) probe, not its 1 step
     for mem in m["members"]:
         assert mem["final_loss"] < 1e-12
         assert abs(mem["kernel_alignment"] - mem["theory_kernel_alignment"]) < 1e-3

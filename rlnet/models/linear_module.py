@@ -174,6 +174,8 @@ class LinearModule(EnsembleModule):
         return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum)
 
     # ---- laziness protocol (see rlnet.callbacks.laziness) -------------------------------------
+    laziness_trial_dim = 1  # probe tensors are (1, m, d): the samples are the trials
+
     def laziness_weights(self) -> dict[str, Tensor]:
         return {"W_1": self.net.W_1, "W_2": self.net.W_2}
 
