@@ -401,8 +401,9 @@ def _members(init: Namespace | dict) -> int | None:
 
 def _check_weight_memory(cfg: Namespace) -> None:
     """Before anything is built: a lower bound of the run's memory from the config alone (the weights,
-    ``members x N^2`` for an RNN; the activations, probe and kernels with one step and two outputs,
-    since the task's length is known only once the data module exists) must fit."""
+    ``members x N^2`` for an RNN; the activations, probe and kernels over the trial length the data
+    section states, :func:`_config_seq_len`, with two outputs) must fit. Drawing a million small
+    networks' weights takes minutes, so a run that cannot fit is refused before it."""
     model = cfg.get("model")
     init = model.get("init_args") if model is not None and hasattr(model, "get") else None
     if init is None or not hasattr(init, "get"):
@@ -424,12 +425,38 @@ def _check_weight_memory(cfg: Namespace) -> None:
     def pos(v: object) -> int | None:
         return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
 
-    parts = fit_parts(n_params, E, N, seq_len=1, batch_size=pos(dget("batch_size")), n_probe=pos(dget("n_probe")),
-                      kernel_trials=pos(kt), n_output=2, n_val=pos(dget("n_val")))
+    # One step first, then the stated trial length: a run that fails only the second is too long a
+    # trial, which is what its message then says.
+    T = _config_seq_len(data)
+    for steps in sorted({1, T}):
+        parts = fit_parts(n_params, E, N, seq_len=steps, batch_size=pos(dget("batch_size")),
+                          n_probe=pos(dget("n_probe")), kernel_trials=pos(kt), n_output=2, n_val=pos(dget("n_val")))
+        hint = _MEMORY_HINT
+        if steps > 1:
+            dt = dget("dt")
+            hint += f", or shorten its trials of {steps:.3g} steps" + (
+                f" (data.dt={dt}: increase data.dt)" if dt is not None else "")
+        try:
+            check_fits(parts, available_memory(), hint)
+        except ValueError as err:
+            raise UserError(str(err)) from err
+
+
+def _config_seq_len(data: object) -> int:
+    """The trial length the data section states, from its class's ``config_seq_len`` (1, a lower
+    bound, where the class has none). Only a class the parser has already imported is consulted."""
+    if data is None or not hasattr(data, "get") or not isinstance(data.get("class_path"), str):
+        return 1
+    module, _, name = data.get("class_path").rpartition(".")
+    fn = getattr(getattr(sys.modules.get(module), name, None), "config_seq_len", None)
+    init = data.get("init_args")
+    if fn is None or init is None:
+        return 1
     try:
-        check_fits(parts, available_memory(), _MEMORY_HINT)
-    except ValueError as err:
-        raise UserError(str(err)) from err
+        steps = fn(init.as_dict() if hasattr(init, "as_dict") else dict(init))
+    except (TypeError, ValueError):
+        return 1
+    return steps if isinstance(steps, int) and steps >= 1 else 1
 
 
 def _canon(v: object) -> object:

@@ -22,7 +22,7 @@ import torch
 import yaml
 from conftest import assert_fit_refused, run_cli, tiny_config, write_config
 
-import rlnet.cli  # noqa: F401  (imports Lightning now: its log handler keeps the session's stderr, not a test's)
+import rlnet.cli  # imported first (Lightning's log handler keeps the session's stderr, not a test's)
 from rlnet.atomic import atomic_file
 from rlnet.connectivity import REGISTRY, SVDRank
 from rlnet.connectivity.from_config import structure_from_config
@@ -580,3 +580,36 @@ def test_kernel_memory_estimate_equals_the_kernel_the_callback_computes(steps):
     P = sum(p.numel() for p in m.parameters())
     parts = fit_parts(P, 3, 16, seq_len=8, kernel_trials=4, n_output=3, kernel_steps=steps)
     assert parts["tangent kernels"] == 2 * K.numel() * 8
+
+
+def test_a_million_small_networks_are_refused_before_their_weights_are_drawn(tmp_path, capsys, monkeypatch):
+    """10^6 networks of N = 16 with a one-trial probe: the weights (4 GB) fit, the activations over the
+    task's 8 steps do not. The first check reads the trial length from the data section, so the run is
+    refused before the model draws a single member (drawing all of them takes minutes)."""
+    from rlnet.models import RNNModule
+
+    def drawn(self):  # the test fails here if the first check lets the run through
+        raise AssertionError("the weights were drawn before the run was refused")
+
+    monkeypatch.setattr(RNNModule, "init_weights", drawn)
+    # 20 GiB free: one step of the run (about 13 GB) would fit, its 8 steps (about 42 GB) do not
+    monkeypatch.setattr(rlnet.cli, "available_memory", lambda: 20 * 2**30)
+    assert_fit_refused(tmp_path, capsys, [MODEL + "n_members", "1000000", MODEL + "n_hidden", "16",
+                                          "--laziness.kernel_trials", "1", "--data.init_args.n_probe", "1",
+                                          "--data.init_args.n_val", "1", "--data.init_args.batch_size", "16"],
+                       ["needs at least", "backpropagation through time", "available"])
+
+
+@pytest.mark.parametrize("cls, init", [
+    ("rlnet.data.NeurogymDataModule", {"task": "dms"}),
+    ("rlnet.data.NeurogymDataModule", {"task": "cxt", "dt": 20.0}),
+    ("rlnet.data.MNISTDataModule", {"sequential": True}),
+    ("rlnet.data.MNISTDataModule", {"sequential": False}),
+    ("rlnet.data.PatternDataModule", {"dt": 5, "duration": 1000}),
+])
+def test_the_trial_length_read_from_a_config_is_the_built_data_modules(cls, init):
+    import importlib
+
+    module, _, name = cls.rpartition(".")
+    klass = getattr(importlib.import_module(module), name)
+    assert klass.config_seq_len(init) == klass(**init).seq_len

@@ -254,7 +254,12 @@ class MNISTDataModule(L.LightningDataModule):
 
     @property
     def seq_len(self) -> int:
-        return 28 if self.sequential else 1
+        return self.config_seq_len({"sequential": self.sequential})
+
+    @staticmethod
+    def config_seq_len(init: dict) -> int | None:
+        """The sequence length ``init`` asks for (28 rows, or one step), before anything is built."""
+        return 28 if init.get("sequential", True) else 1
 
     # ---- loading and the split ------------------------------------------------------------------
     def _load(self) -> dict[str, tuple[Tensor, Tensor]]:

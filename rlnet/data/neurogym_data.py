@@ -144,6 +144,15 @@ class NeurogymDataModule(L.LightningDataModule):
     def seq_len(self) -> int:
         return self._sampler.seq_len
 
+    @staticmethod
+    def config_seq_len(init: dict) -> int | None:
+        """The trial length ``init`` (this class's init args) asks for, before anything is built
+        (the CLI's first memory check); ``None`` where the args are not yet valid."""
+        task, dt = init.get("task", "2af"), init.get("dt", 100.0)
+        if task not in TASKS or not isinstance(dt, (int, float)) or not 0 < dt < math.inf:
+            return None
+        return max(1, round(min(TASKS[task].duration() / dt, 1e18)))
+
     def probe_batch(self) -> tuple[Tensor, Tensor]:
         """The fixed probe set ``(x (T, n_probe, I), y (T, n_probe))``."""
         return self._sampler.batch(self.seed, PROBE_STREAM, self.n_probe)

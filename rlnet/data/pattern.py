@@ -98,6 +98,14 @@ class PatternDataModule(L.LightningDataModule):
     def seq_len(self) -> int:
         return self.duration // self.dt
 
+    @staticmethod
+    def config_seq_len(init: dict) -> int | None:
+        """The trial length ``init`` asks for, before anything is built; ``None`` where not yet valid."""
+        dt, duration = init.get("dt", 20), init.get("duration", 1000)
+        if not all(isinstance(v, int) and v >= 1 for v in (dt, duration)):
+            return None
+        return max(1, duration // dt)
+
     def probe_batch(self) -> tuple[Tensor, Tensor]:
         """The one frozen trial: ``x (T, 1, n_input)``, ``y (T, 1, 1)``."""
         return self.x.clone(), self.y.clone()
