@@ -48,6 +48,28 @@ def test_estimate_scales_the_measured_grid():
     assert P.estimate_minutes(P.Part("y", "s.yaml", "Fig. 4A", 100, 20000, model="linear"), ref) is None
 
 
+def test_a_missing_part_is_projected_from_a_measured_part_of_the_same_shape(tmp_path):
+    """sMNIST parts (28 steps x 200 trials) scale from the measured sMNIST part, not the Neurogym grid."""
+    ran = P.Part("a", "s.yaml", "Fig. 1", 30, 10000, [300], 28, 200)
+    same = P.Part("b", "s.yaml", "Fig. 14", 15, 20000, [300], 28, 200)  # networks x steps: the same work
+    other = P.Part("c", "s.yaml", "Fig. 12", 40, 10000, [300], 40, 32)
+    walls, done = {"a": 7200.0}, {"a": 30}
+    assert P.projection_minutes(same, [ran, same, other], walls, done) == (pytest.approx(120.0), "a")
+    assert P.projection_minutes(other, [ran, same, other], walls, done) is None  # another shape
+    assert P.projection_minutes(same, [ran, same], walls, {"a": 29}) is None  # the measured part is partial
+    assert P.projection_minutes(ran, [ran, same], walls, done) is None  # measured itself
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "a.wall.json").write_text(__import__("json").dumps({"part": "a", "sessions": [{"wall_s": 7200.0}]}))
+    (tables / "a.csv").write_text("part,run_id,member\n" + "".join(f"a,r{i},0\n" for i in range(30)))
+    ref = {"networks": 120, "steps": 10000, "n_hidden": 300, "seq_len": 8, "batch": 32, "minutes": [10.0, 20.0]}
+    text = P.status_table([ran, same, other], ref, tables)
+    est = P.estimate_minutes(other, ref)
+    assert "120 scaled from a's measured time" in text
+    lo, hi = 120 + 120 + est[0], 120 + 120 + est[1]
+    assert f"projected: {lo:.0f}-{hi:.0f} minutes" in text
+
+
 def test_dry_run_lists_each_parts_shard_and_trains_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     out, tables = tmp_path / "out", tmp_path / "tables"
