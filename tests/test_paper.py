@@ -192,7 +192,9 @@ def test_the_committed_report_is_rebuilt_from_the_committed_tables_without_train
     assert rebuilt == committed
     # (rlnet report's figures, which rebuild every initial matrix, are tested in test_report.py)
     assert claims_for_report(ROOT / "paper/report/networks.csv", tmp_path / "one")
-    via_report = {r["key"]: r for r in json.loads((tmp_path / "one" / "claims.json").read_text())["claims"]}
+    # claims with rows on both sides (a part run in part, e.g. one shard, leaves some of its claims missing)
+    via_report = {r["key"]: r for r in json.loads((tmp_path / "one" / "claims.json").read_text())["claims"]
+                  if r["verdict"] != "missing"}
     present = {r["key"]: r for r in committed if r["verdict"] != "missing"}
     assert via_report == present and present
 
