@@ -27,6 +27,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from rlnet import commands
+from rlnet.callbacks.base import MeasuringCallback
 from rlnet.callbacks.laziness import LazinessCallback
 from rlnet.callbacks.preemption import CheckpointOnSigterm
 from rlnet.checkpoint_io import use_atomic_checkpoints
@@ -250,6 +251,15 @@ class RLNetCLI(LightningCLI):
                           bytes_per=params[0].element_size() if params else 4,
                           kernel_steps=getattr(lc, "kernel_steps", "all"))
         parts["weights"] -= sum(q.numel() * q.element_size() for q in params)  # already allocated
+        # Every other measuring callback (kernel tracking) keeps its own K_0 and computes its own K_t.
+        for cb in self.trainer.callbacks:
+            if isinstance(cb, MeasuringCallback) and cb is not lc:
+                extra = fit_parts(0, n_members, n_hidden, seq_len=getattr(dm, "seq_len", None),
+                                  n_probe=getattr(dm, "n_probe", None), kernel_trials=cb.kernel_trials,
+                                  n_output=model.hparams.get("n_output"),
+                                  kernel_steps=cb.kernel_steps).get("tangent kernels", 0)
+                key = f"tangent kernels ({type(cb).__name__})"
+                parts[key] = parts.get(key, 0) + extra
         device = self.trainer.strategy.root_device
         try:
             check_fits(parts, device_available_memory(device), _MEMORY_HINT,

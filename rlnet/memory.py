@@ -92,7 +92,8 @@ def fit_parts(n_params: int, n_members: int, n_hidden: int, seq_len: int | None 
               kernel_steps: str = "all") -> dict[str, int]:
     """Lower bounds, in bytes, of the parts of a run's memory (see the module's docstring); parts
     whose sizes are unknown (``None``) are left out. The kernel's rows cover every step of the
-    probe trials, or only the last (``kernel_steps='last'``, sMNIST)."""
+    probe trials, or only the last (``kernel_steps='last'``, sMNIST); a kernel takes the first
+    ``kernel_trials`` probe trials, so never more than the ``n_probe`` there are."""
     E, N = int(n_members), int(n_hidden)
     parts = {"weights": weight_bytes(n_params, bytes_per)}
     if seq_len and batch_size:
@@ -100,7 +101,8 @@ def fit_parts(n_params: int, n_members: int, n_hidden: int, seq_len: int | None 
     if seq_len and n_probe:
         parts["probe rates"] = 2 * E * int(seq_len) * int(n_probe) * N * bytes_per
     if seq_len and kernel_trials and n_output:
-        M = int(kernel_trials) * (1 if kernel_steps == "last" else int(seq_len)) * int(n_output)
+        trials = min(int(kernel_trials), int(n_probe)) if n_probe else int(kernel_trials)
+        M = trials * (1 if kernel_steps == "last" else int(seq_len)) * int(n_output)
         parts["tangent kernels"] = 2 * E * M * M * 8
     if seq_len and n_val:
         parts["validation batch"] = E * int(seq_len) * int(n_val) * N * bytes_per

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import assert_fit_refused, run_cli, tiny_config, write_config
+from conftest import REPO, assert_fit_refused, run_cli, tiny_config, write_config
 
 import rlnet.cli  # imported first (Lightning's log handler keeps the session's stderr, not a test's)
 from rlnet.atomic import atomic_file
@@ -115,7 +115,14 @@ CLI_CASES = [
     ("batch 10^9", lambda c: ["--data.init_args.batch_size", "1000000000"],
      ["needs at least", "GB", "backpropagation through time", "available", "batch_size"]),
     ("probe trials 10^9", lambda c: ["--data.init_args.n_probe", "1000000000"], ["needs at least", "probe rates"]),
-    ("kernel trials 10^6", lambda c: ["--laziness.kernel_trials", "1000000"], ["needs at least", "tangent kernels"]),
+    # A kernel takes the first kernel_trials probe trials: a larger kernel_trials alone is no larger kernel.
+    ("kernel trials 10^6", lambda c: ["--laziness.kernel_trials", "1000000", "--data.init_args.n_probe", "1000000"],
+     ["needs at least", "tangent kernels"]),
+    # The tracking callback's kernels count too: its own K_0 and K_t, beside the laziness kernels.
+    ("tracking kernel trials 10^5", lambda c: ["--config", str(REPO / "callbacks" / "kernel_tracking.yaml"),
+                                               "--trainer.callbacks.init_args.kernel_trials", "100000",
+                                               "--data.init_args.n_probe", "100000"],
+     ["needs at least", "tangent kernels (KernelTrackingCallback)"]),
     ("validation trials 10^12", lambda c: ["--data.init_args.n_val", "1000000000000"],
      ["needs at least", "validation batch"]),
     ("time step 1e-300", lambda c: ["--data.init_args.dt", "1e-300", MODEL + "dt", "1e-300"],
@@ -580,6 +587,14 @@ def test_kernel_memory_estimate_equals_the_kernel_the_callback_computes(steps):
     P = sum(p.numel() for p in m.parameters())
     parts = fit_parts(P, 3, 16, seq_len=8, kernel_trials=4, n_output=3, kernel_steps=steps)
     assert parts["tangent kernels"] == 2 * K.numel() * 8
+    # kernel_trials past the probe's 4 trials: the callback's kernel is still the 4 trials' one
+    from rlnet.callbacks import LazinessCallback
+
+    cb = LazinessCallback(kernel_trials=1000, kernel_steps=steps, verbose=False)
+    cb.bind(m)
+    K_big = cb.kernel(x)
+    more = fit_parts(P, 3, 16, seq_len=8, n_probe=4, kernel_trials=1000, n_output=3, kernel_steps=steps)
+    assert more["tangent kernels"] == 2 * K_big.numel() * 8
 
 
 def test_a_million_small_networks_are_refused_before_their_weights_are_drawn(tmp_path, capsys, monkeypatch):

@@ -107,9 +107,6 @@ def figure_parts(key: str) -> list[str]:
     return list(dict.fromkeys(p for c in CLAIMS if c.figure == key for p in c.parts))
 
 
-_select = select_rows
-
-
 def _levels(values: Sequence[Any]) -> list[Any]:
     return _claim_levels(v for v in values if v is not None)
 
@@ -292,7 +289,7 @@ Results = Mapping[str, Mapping[str, Any]]
 
 
 def _trend_panel(ax: Any, rows, claim: Claim, row_label: str, results: Results) -> Panel:
-    sel = _select(rows, claim)
+    sel = select_rows(rows, claim)
     levels = _levels([r.get(claim.x) for r in sel])
     s = draw_trend(ax, sel, claim.x or "rank", claim.measure, levels, theory=claim.theory)
     title = f"{row_label}: {LABELS.get(claim.measure, claim.measure)}\n{_stat(results.get(claim.key))}"
@@ -309,13 +306,13 @@ def trend_layout(key: str, rows, results: Results) -> list[list[PanelSpec]]:
         if c.figure == key and c.test == "spearman":
             groups.setdefault((c.parts, tuple(c.where.items())), []).append(c)
     grid = [[functools.partial(_trend_panel, rows=rows, claim=c, row_label=c.claim.split(":")[0], results=results)
-             for c in cs] for cs in groups.values() if _select(rows, cs[0])]
+             for c in cs] for cs in groups.values() if select_rows(rows, cs[0])]
     return [[p for row in grid for p in row]] if grid and all(len(r) == 1 for r in grid) else grid
 
 
 def _versus_panel(ax: Any, rows, claims: Sequence[Claim], results: Results, label: str) -> Panel:
     c0 = claims[0]
-    sel = _select(rows, c0)
+    sel = select_rows(rows, c0)
     groups = list(dict.fromkeys(g for c in claims for g in (c.reference, c.group)))  # null first
     s = draw_versus(ax, sel, c0.x or "variant", groups, c0.measure)
     stats = [_stat(results.get(c.key), f"{c.group}" + ("" if c.reference == "null" else f" vs {c.reference}")
@@ -328,7 +325,7 @@ def _versus_panel(ax: Any, rows, claims: Sequence[Claim], results: Results, labe
 def _spectrum_panel(ax: Any, rows, claims: Sequence[Claim], kind: str) -> Panel:
     c0 = claims[0]
     variants = list(dict.fromkeys(g for c in claims for g in (c.reference, c.group)))
-    p = draw_spectrum(ax, str(c0.where.get("task", "")), variants, _select(rows, c0), kind)
+    p = draw_spectrum(ax, str(c0.where.get("task", "")), variants, select_rows(rows, c0), kind)
     ax.set_title(p.title, fontsize=7)
     return p
 
@@ -346,7 +343,7 @@ def versus_layout(key: str, rows, results: Results, spectrum: str | None = "eig"
     grid = []
     for (_, _, panel), by_measure in groups.items():
         claims = next(iter(by_measure.values()))
-        sel = _select(rows, claims[0])
+        sel = select_rows(rows, claims[0])
         if not any(_eq(r.get(claims[0].x), c.group) for r in sel for c in claims):
             continue
         variants = {c.group for cs in by_measure.values() for c in cs}
@@ -382,13 +379,13 @@ def _fig3b_panel(ax: Any, rows, claims: Sequence[Claim], results: Results) -> Pa
 def fig3b_layout(key: str, rows, results: Results) -> list[list[PanelSpec]]:
     """Fig. 3B: KA against kappa per initialisation, the closed form beside the measured dots."""
     claims = [c for c in CLAIMS if c.figure == key]
-    if not _select(rows, claims[0]):
+    if not select_rows(rows, claims[0]):
         return []
     return [[functools.partial(_fig3b_panel, rows=rows, claims=claims, results=results)]]
 
 
 def _before_after_panel(ax: Any, rows, claim: Claim, results: Results) -> Panel:
-    sel = _select(rows, claim)
+    sel = select_rows(rows, claim)
     levels = _levels([r.get("rank") for r in sel])
     p = Panel("")
     for k, m in enumerate((claim.reference_measure or "", claim.measure)):
@@ -406,7 +403,7 @@ def _before_after_panel(ax: Any, rows, claim: Claim, results: Results) -> Panel:
 def before_after_layout(key: str, rows, results: Results) -> list[list[PanelSpec]]:
     """Fig. 15: start and end of a tracked series against the rank, one panel per part."""
     row: list[PanelSpec] = [functools.partial(_before_after_panel, rows=rows, claim=c, results=results)
-                            for c in CLAIMS if c.figure == key and _select(rows, c)]
+                            for c in CLAIMS if c.figure == key and select_rows(rows, c)]
     return [row] if row else []
 
 
