@@ -51,20 +51,32 @@ def _cgroup_available() -> int | None:
     return None
 
 
+MEMORY_SHARE_ENV = "RLNET_MEMORY_SHARE"
+
+
+def memory_share() -> int:
+    """How many runs share the host's memory: ``RLNET_MEMORY_SHARE`` (``rlnet sweep --jobs J`` sets J
+    for its children, which start together and each see the whole machine free), else 1."""
+    raw = os.environ.get(MEMORY_SHARE_ENV, "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+
+
 def available_memory() -> int | None:
     """Bytes this process can still allocate on the host: ``MemAvailable`` (``/proc/meminfo``, else
-    ``os.sysconf``), capped by the container's cgroup limit; ``None`` if unknown."""
+    ``os.sysconf``), capped by the container's cgroup limit, divided by :func:`memory_share`;
+    ``None`` if unknown."""
     values = [v for v in (_meminfo_available(), _cgroup_available()) if v is not None]
-    return min(values) if values else None
+    return min(values) // memory_share() if values else None
 
 
 def device_available_memory(device) -> int | None:
-    """Free bytes on ``device`` (a ``torch.device``): the GPU's free memory for CUDA, else the host's."""
+    """Free bytes on ``device`` (a ``torch.device``): the GPU's free memory for CUDA, else the host's
+    (either divided by :func:`memory_share`: a sweep's runs at once share one GPU too)."""
     if getattr(device, "type", "cpu") == "cuda":
         import torch
 
         try:
-            return int(torch.cuda.mem_get_info(device)[0])
+            return int(torch.cuda.mem_get_info(device)[0]) // memory_share()
         except (RuntimeError, AssertionError):
             return None
     return available_memory()

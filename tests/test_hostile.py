@@ -170,6 +170,28 @@ def test_available_memory_is_what_proc_meminfo_says():
     assert got is not None and 0 < got <= meminfo * 1.05  # capped by a cgroup limit, if any
 
 
+def test_runs_started_together_by_a_sweep_each_check_against_their_share(monkeypatch):
+    """``rlnet sweep --jobs J`` starts J runs at once, each of which sees the whole machine free: its
+    children check against 1/J of it (two packed sMNIST jobs once passed their checks together and
+    the kernel tracking of one was killed for memory). A user's own setting wins."""
+    from rlnet import memory
+    from rlnet.experiments.sweep import _child_env
+
+    monkeypatch.setattr(memory, "_meminfo_available", lambda: 24_000)
+    monkeypatch.setattr(memory, "_cgroup_available", lambda: None)
+    monkeypatch.delenv(memory.MEMORY_SHARE_ENV, raising=False)
+    assert memory.available_memory() == 24_000
+    assert memory.MEMORY_SHARE_ENV not in _child_env(1)
+    env = _child_env(3)
+    assert env[memory.MEMORY_SHARE_ENV] == "3"
+    monkeypatch.setenv(memory.MEMORY_SHARE_ENV, env[memory.MEMORY_SHARE_ENV])
+    assert memory.available_memory() == 8_000
+    assert _child_env(2)[memory.MEMORY_SHARE_ENV] == "3"  # set by the user: kept
+    for bad in ("0", "-2", "x", ""):
+        monkeypatch.setenv(memory.MEMORY_SHARE_ENV, bad)
+        assert memory.available_memory() == 24_000
+
+
 # ---- resuming with changed settings --------------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict[str, Path]:

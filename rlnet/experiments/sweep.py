@@ -40,6 +40,7 @@ from rlnet._cli_args import parse_cli_args
 from rlnet.experiments import wandb_sampling
 from rlnet.experiments.packing import DEFAULT_MAX_MEMBERS, Job, make_job, pack, run_metrics
 from rlnet.experiments.results_db import ResultsDB
+from rlnet.memory import MEMORY_SHARE_ENV
 from rlnet.resources import resolve
 from rlnet.results import write_json_atomic
 
@@ -272,13 +273,15 @@ def _error_of(stderr: Path, rc: int, start: int = 0) -> str:
     return f"exit status {rc}: {chosen}" if chosen else f"exit status {rc}"
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(jobs: int = 1) -> dict[str, str]:
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])  # children import this very rlnet
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env.setdefault(var, "1")  # one thread per process: --jobs sets the parallelism
     env.setdefault("WANDB_SILENT", "true")
+    if jobs > 1:  # each of the runs at once checks its memory against its share (rlnet.memory)
+        env.setdefault(MEMORY_SHARE_ENV, str(jobs))
     return env
 
 
@@ -313,13 +316,13 @@ class _Runner:
     """Claims, runs and records jobs; tracks their processes so that an interrupt stops them all."""
 
     def __init__(self, db: ResultsDB, sweep_name: str, runs_dir: Path, wandb: bool,
-                 timeout: float | None) -> None:
+                 timeout: float | None, jobs: int = 1) -> None:
         self.db, self.sweep_name, self.runs_dir = db, sweep_name, runs_dir
         self.wandb, self.timeout = wandb, timeout
         self.procs: set[subprocess.Popen] = set()
         self.lock = threading.Lock()
         self.stopping = False
-        self.env = _child_env()
+        self.env = _child_env(jobs)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def record_finished(self, job: Job, job_dir: Path, metrics: dict, started: float | None = None) -> dict[str, str]:
@@ -454,7 +457,7 @@ def run_sweeps(targets: list[tuple[Sweep, Path, Path]], jobs: int = 1, count: in
     for sweep, out, db_path in targets:
         runs = _shard(plan(sweep, count, seed), shard)
         db = ResultsDB(db_path)
-        runner = _Runner(db, sweep.name, out / "runs", wandb, timeout)
+        runner = _Runner(db, sweep.name, out / "runs", wandb, timeout, jobs)
         done = {_hash_of(i) for i in db.finished_ids(sweep.name)}  # the hash is the identity
         adopted = runner.adopt({_hash_of(r.run_id): r for r in runs}, done)
         todo = [r for r in runs if _hash_of(r.run_id) not in done]
