@@ -156,7 +156,7 @@ def test_network_rows_keep_each_weights_change_beside_the_total():
 def test_each_session_of_a_part_adds_its_wall_time(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(P, "_sweep_main", lambda: (lambda args: calls.append(args) or 0))
-    monkeypatch.setattr(P, "export_part", lambda name, out, tables, shard: 7)
+    monkeypatch.setattr(P, "export_part", lambda name, out, tables, shard, sweep=None: 7)
     ticks = iter([100.0, 130.5, 200.0, 212.0, 300.0, 303.0])  # (start, end) of three sessions
     monkeypatch.setattr(P.time, "time", lambda: next(ticks))
     part = P.Part("fig1_2af", "sweeps/fig1_2af.yaml", "Fig. 1", 40, 10000, [300], 8, 32)
@@ -203,11 +203,35 @@ def test_an_interrupted_part_keeps_its_finished_networks_and_starts_no_other_par
     calls = []
     monkeypatch.setattr(P, "_sweep_main", lambda: (lambda args: calls.append(args[0]) or 130))
     exported = []
-    monkeypatch.setattr(P, "export_part", lambda name, out, tables, shard: exported.append(name) or 3)
+    monkeypatch.setattr(P, "export_part", lambda name, out, tables, shard, sweep=None: exported.append(name) or 3)
     parts = [P.Part(n, f"sweeps/{n}.yaml", "Fig. 1", 40, 10000, [300], 8, 32) for n in ("fig1_2af", "fig1_dms")]
     assert P.run_parts(parts, tmp_path / "out", tmp_path / "tables", 2, (0, 1), dry_run=False) == 130
     assert len(calls) == 1 and exported == ["fig1_2af"]  # its finished runs are in its table
     assert P.wall_times(tmp_path / "tables") and "fig1_dms" not in P.wall_times(tmp_path / "tables")
+
+
+def test_shards_sharing_one_results_table_each_export_only_their_own_runs(tmp_path):
+    """Shards run one after another on one machine share the part's results table; each shard's
+    table holds the runs of its shard of the sweep's plan (as on separate machines), and together they
+    hold every run once."""
+    from rlnet.experiments.sweep import _shard
+
+    sweep = "sweeps/fig1_2af.yaml"
+    runs = plan(load_sweep(P.ROOT / sweep))
+    db = ResultsDB(tmp_path / "out" / "fig1_2af" / "results.db")
+    for k, r in enumerate(runs):
+        members = [{"seed": k, "connectivity": {"name": "svd", "rank": 1}, "diverged": False, "accuracy": 0.9,
+                    "weight_change_norm": 1.0, "representation_alignment": 0.5, "kernel_alignment": 0.2}]
+        db.record(r.run_id, "fig1_2af", {}, "ok", metrics={"config": {"data": {"init_args": {"task": "2af"}}},
+                                                            "members": members})
+    seen = []
+    for i in range(3):
+        n = P.export_part("fig1_2af", tmp_path / "out", tmp_path / "tables", (i, 3), sweep)
+        rows = T.rows_from_csv(tmp_path / "tables" / f"fig1_2af.{i}-of-3.csv")
+        assert n == len(rows) == len(_shard(runs, (i, 3)))
+        assert {r["run_id"] for r in rows} == {r.run_id for r in _shard(runs, (i, 3))}
+        seen += [r["run_id"] for r in rows]
+    assert sorted(seen) == sorted(r.run_id for r in runs)
 
 
 def test_export_writes_the_finished_networks_without_running_anything(tmp_path, monkeypatch, capsys):

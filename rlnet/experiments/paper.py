@@ -155,12 +155,30 @@ def _sweep_main():
     return main
 
 
-def export_part(part: str, out: Path, tables: Path, shard: tuple[int, int]) -> int:
-    """Write the part's finished networks to its table; returns how many."""
+def _shard_hashes(sweep: str | Path | None, shard: tuple[int, int]) -> set[str] | None:
+    """The run hashes of ``shard`` of the sweep's plan; ``None`` (keep every run) for the whole sweep
+    or a sweep that cannot be planned without more arguments (a random one without ``run_cap``)."""
+    if sweep is None or shard[1] == 1:
+        return None
+    from rlnet.experiments.sweep import _hash_of, _shard, load_sweep, plan
+
+    try:
+        return {_hash_of(r.run_id) for r in _shard(plan(load_sweep(_resolve(str(sweep)))), shard)}
+    except ValueError:
+        return None
+
+
+def export_part(part: str, out: Path, tables: Path, shard: tuple[int, int], sweep: str | Path | None = None) -> int:
+    """Write the shard's finished networks of the part to its table (the shard's own runs only, where
+    ``sweep`` is given: shards run on one machine share one results table); returns how many."""
     from rlnet.experiments.network_table import rows_from_db, write_csv
+    from rlnet.experiments.sweep import _hash_of
 
     db = out / part / "results.db"
     rows = rows_from_db(db) if db.is_file() else []
+    keep = _shard_hashes(sweep, shard)
+    if keep is not None:
+        rows = [r for r in rows if _hash_of(str(r.get("run_id", ""))) in keep]
     if rows:
         write_csv(rows, tables / _table_name(part, shard))
     return len(rows)
@@ -250,7 +268,7 @@ def run_parts(parts: list[Part], out: Path, tables: Path, jobs: int, shard: tupl
             return 2
         worst = max(worst, rc)
         if not dry_run:
-            n = export_part(p.name, out, tables, shard)
+            n = export_part(p.name, out, tables, shard, p.sweep)
             wall = record_wall_time(tables, p.name, shard, jobs, started, time.time(), n)
             print(f"# {p.name}: {n} networks in {tables / _table_name(p.name, shard)}; wall time in {wall}",
                   flush=True)
@@ -264,7 +282,7 @@ def export_parts(parts: list[Part], out: Path, tables: Path, shard: tuple[int, i
     after a run was killed outright, or to commit a long part's rows before it ends); returns 0."""
     for p in parts:
         if (out / p.name / "results.db").is_file():
-            n = export_part(p.name, out, tables, shard)
+            n = export_part(p.name, out, tables, shard, p.sweep)
             print(f"# {p.name}: {n} networks in {tables / _table_name(p.name, shard)}", flush=True)
     return 0
 
