@@ -3,6 +3,7 @@ training), the per-part tables, the estimates, and the report that names the mis
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -241,6 +242,12 @@ def test_export_writes_the_finished_networks_without_running_anything(tmp_path, 
                 "weight_change_norm": 1.0, "representation_alignment": 0.5, "kernel_alignment": 0.2} for s in range(4)]
     db.record("run0", "fig1_2af", {}, "ok", metrics={"config": {"data": {"init_args": {"task": "2af"}}},
                                                      "members": members})
-    rc = P.main(["export", "--out", str(tmp_path / "out"), "--tables", str(tmp_path / "tables")])
+    rc = P.main(["export", "--out", str(tmp_path / "out"), "--tables", str(tmp_path / "tables"),
+                 "--report", str(tmp_path / "rep")])
     assert rc == 0 and "fig1_2af: 4 networks" in capsys.readouterr().out
     assert len(T.load_rows(tmp_path / "tables")) == 4 and not (tmp_path / "tables" / "fig1_dms.csv").exists()
+    # the report follows the tables: its claims are the ones `paper report` writes from them
+    exported = json.loads((tmp_path / "rep" / "claims.json").read_text())["claims"]
+    assert P.main(["report", "--tables", str(tmp_path / "tables"), "--report", str(tmp_path / "again")]) == 0
+    assert exported == json.loads((tmp_path / "again" / "claims.json").read_text())["claims"]
+    assert next(c for c in exported if c["key"] == "fig1.2af.KA")["n"] == 4

@@ -335,6 +335,7 @@ def main(args: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         ref, parts = load_paper(a.paper)
+        every_part = parts  # the report is always of the whole paper, whichever parts ran
         if a.parts:
             want = [s.strip() for s in a.parts.split(",") if s.strip()]
             unknown = [w for w in want if w not in {p.name for p in parts}]
@@ -352,10 +353,17 @@ def main(args: Sequence[str] | None = None) -> int:
             print(report(parts, ref, tables, rep))
             return 0
         if a.command == "export":
-            return export_parts(parts, out, tables, shard)
-        if not Path("configs").is_dir():  # the sweeps name configs/... relative to the checkout
-            os.chdir(ROOT)
-        return run_parts(parts, out, tables, a.jobs, shard, a.dry_run)
+            rc = export_parts(parts, out, tables, shard)
+        else:
+            if not Path("configs").is_dir():  # the sweeps name configs/... relative to the checkout
+                os.chdir(ROOT)
+            rc = run_parts(parts, out, tables, a.jobs, shard, a.dry_run)
+        if not a.dry_run and rc != 2:
+            # The report follows the tables at once: a table committed without its report once left the
+            # committed claims stale (the test that rebuilds them from the tables caught it in CI).
+            report(every_part, ref, tables, rep)
+            print(f"# report: {rep / 'claims.md'} (from every table in {tables})", flush=True)
+        return rc
     except ValueError as err:
         print(f"rlnet: error: {err}", file=sys.stderr)
         return 2
