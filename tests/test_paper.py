@@ -251,3 +251,58 @@ def test_export_writes_the_finished_networks_without_running_anything(tmp_path, 
     assert P.main(["report", "--tables", str(tmp_path / "tables"), "--report", str(tmp_path / "again")]) == 0
     assert exported == json.loads((tmp_path / "again" / "claims.json").read_text())["claims"]
     assert next(c for c in exported if c["key"] == "fig1.2af.KA")["n"] == 4
+
+
+def test_no_process_of_the_paper_run_needs_more_than_two_hours_at_the_measured_rates():
+    """Issue 20 (1): no single process may need more than about two hours. A part's processes are the jobs
+    the sweep driver packs (its max_members, 2 at a time); a network's minutes in a process are measured
+    (wall time x jobs / networks, from the committed wall.json of the part, or of a part of the same
+    shape scaled by steps). fig1_smnist's two processes of 15 networks took 139 min: over it."""
+    from rlnet.experiments.packing import DEFAULT_MAX_MEMBERS, pack
+
+    _, parts = P.load_paper()
+    tables = ROOT / "paper/tables"
+    walls, done = P.wall_times(tables), P.networks_done(tables)
+
+    def jobs_of(name: str) -> int:
+        sessions = [json.loads(f.read_text())["sessions"] for f in tables.glob(f"{name}*.wall.json")]
+        return max(s.get("jobs", 1) for ss in sessions for s in ss)
+
+    def per_network(p: P.Part) -> float | None:  # minutes one network takes in a process
+        for q in [p] + [q for q in parts if (q.model, q.n_hidden, q.seq_len, q.batch)
+                        == (p.model, p.n_hidden, p.seq_len, p.batch)]:
+            if walls.get(q.name) and done.get(q.name):
+                return walls[q.name] / 60 * jobs_of(q.name) / done[q.name] * p.steps / q.steps
+        return None
+
+    longest = {}
+    for p in parts:
+        rate = per_network(p)
+        if rate is None:
+            continue
+        jobs = pack(plan(load_sweep(ROOT / p.sweep)), 2, p.max_members or DEFAULT_MAX_MEMBERS)
+        longest[p.name] = max(j.n_members for j in jobs) * rate
+    assert {"fig1_smnist", "fig3c_smnist", "fig14_15_smnist", "fig12_dt"} <= set(longest)
+    over = {k: round(v) for k, v in longest.items() if v > 120}
+    assert not over, f"processes over two hours (minutes): {over}"
+    fig1 = next(p for p in parts if p.name == "fig1_smnist")  # the cap is what keeps sMNIST within it
+    jobs = pack(plan(load_sweep(ROOT / fig1.sweep)), 2, DEFAULT_MAX_MEMBERS)
+    assert max(j.n_members for j in jobs) * per_network(fig1) > 120
+
+
+def test_a_parts_max_members_reaches_the_sweep_driver_and_a_bad_one_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    rc = P.main(["run", "--dry-run", "--parts", "fig1_smnist", "--out", str(tmp_path / "out"),
+                 "--tables", str(tmp_path / "tables")])
+    text = capsys.readouterr().out
+    assert rc == 0 and "--max_members 8" in text
+    members = [int(ln.rsplit(" members:", 1)[0].rsplit(" ", 1)[1]) for ln in text.splitlines()
+               if ln.startswith("todo") and " members:" in ln]
+    assert sum(members) == 30 and max(members) <= 8 and len(members) == 4
+    bad = tmp_path / "parts.yaml"
+    raw = yaml.safe_load((ROOT / "sweeps/paper/parts.yaml").read_text())
+    raw["parts"][0]["max_members"] = 0
+    bad.write_text(yaml.safe_dump(raw))
+    assert P.main(["status", "--paper", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "max_members must be an integer >= 1" in err[0]

@@ -48,6 +48,7 @@ class Part:
     batch: int | None = None
     model: str = "rnn"
     prepare: dict[str, Any] | None = None
+    max_members: int | None = None  # networks per packed process at most (the sweep driver's default if None)
 
 
 def _resolve(path: str | Path) -> Path:
@@ -70,9 +71,12 @@ def load_paper(path: str | Path = PAPER_FILE) -> tuple[dict[str, Any], list[Part
         if missing:
             raise ValueError(f"paper file {p}: parts[{i}] lacks {missing}")
         n = d.get("n_hidden", [])
+        cap = d.get("max_members")
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ValueError(f"paper file {p}: parts[{i}].max_members must be an integer >= 1, got {cap!r}")
         parts.append(Part(d["name"], d["sweep"], str(d["figure"]), int(d["networks"]), int(d["steps"]),
                           [int(x) for x in (n if isinstance(n, list) else [n])], d.get("seq_len"), d.get("batch"),
-                          d.get("model", "rnn"), d.get("prepare")))
+                          d.get("model", "rnn"), d.get("prepare"), cap))
     names = [q.name for q in parts]
     if len(set(names)) != len(names):
         raise ValueError(f"paper file {p}: part names repeat")
@@ -260,6 +264,8 @@ def run_parts(parts: list[Part], out: Path, tables: Path, jobs: int, shard: tupl
                     continue
         args = [str(_resolve(p.sweep)), "--out", str(out / p.name), "--shard", f"{shard[0]}/{shard[1]}",
                 "--jobs", str(jobs), *extra]
+        if p.max_members is not None:  # keeps each process of a long part within the ~2 h the issue allows
+            args += ["--max_members", str(p.max_members)]
         if dry_run:
             args.append("--dry-run")
         print(f"# {p.name} ({p.figure}): rlnet sweep {' '.join(args)}", flush=True)
