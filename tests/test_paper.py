@@ -47,6 +47,22 @@ def test_estimate_scales_the_measured_grid():
     share = 0.5 * (100**2 + 200**2 + 300**2) / 3 / 300**2
     assert P.estimate_minutes(p, ref) == pytest.approx((10.6 * share, 17.0 * share))
     assert P.estimate_minutes(P.Part("y", "s.yaml", "Fig. 4A", 100, 20000, model="linear"), ref) is None
+    assert P.work_in_grids(P.Part("y", "s.yaml", "Fig. 4A", 100, 20000, model="linear"), ref) is None
+    # sMNIST: 30 networks of 28 steps x 200 trials against 120 of 8 x 32, by hand
+    smnist = P.Part("s", "s.yaml", "Fig. 1", 30, 10000, [300], 28, 200)
+    assert P.work_in_grids(smnist, ref) == pytest.approx(30 * 28 * 200 / (120 * 8 * 32))
+
+
+def test_status_sums_the_work_in_reference_grids(tmp_path):
+    ref = {"networks": 120, "steps": 10000, "n_hidden": 300, "seq_len": 8, "batch": 32, "minutes": [10.0, 20.0]}
+    grid = P.Part("g", "s.yaml", "Fig. 1", 120, 10000, [300], 8, 32)
+    half = P.Part("h", "s.yaml", "Fig. 9", 120, 10000, [150], 8, 64)  # N^2 / 4 x batch x 2: half the work
+    lin = P.Part("l", "s.yaml", "Fig. 4A", 100, 20000, model="linear")
+    text = P.status_table([grid, half, lin], ref, tmp_path / "none")
+    assert "| g | Fig. 1 | 0 / 120 (missing) | 1.00 | 10.0-20.0 |" in text
+    assert "| h | Fig. 9 | 0 / 120 (missing) | 0.50 | 5.0-10.0 |" in text
+    assert "| all parts | | | 1.50 | 15-30 " in text
+    assert "the RNN parts are 1.5 times the reference grid's work" in text
 
 
 def test_a_missing_part_is_projected_from_a_measured_part_of_the_same_shape(tmp_path):

@@ -83,16 +83,25 @@ def load_paper(path: str | Path = PAPER_FILE) -> tuple[dict[str, Any], list[Part
     return raw.get("reference") or {}, parts
 
 
-def estimate_minutes(part: Part, ref: dict[str, Any]) -> tuple[float, float] | None:
-    """(low, high) minutes: the reference wall time times the part's share of network-steps x N^2 x
-    seq_len x batch; None for parts that are not RNNs (no measured rate)."""
+def work_in_grids(part: Part, ref: dict[str, Any]) -> float | None:
+    """The part's work in units of the reference grid: networks x steps x N^2 x seq_len x batch over the
+    reference's (the recurrent matmuls forward and back, which dominate an RNN step); None for parts
+    that are not RNNs."""
     if part.model != "rnn" or not part.n_hidden or part.seq_len is None or part.batch is None:
         return None
     n2 = sum(n * n for n in part.n_hidden) / len(part.n_hidden)
     work = part.networks * part.steps * n2 * part.seq_len * part.batch
-    ref_work = ref["networks"] * ref["steps"] * ref["n_hidden"] ** 2 * ref["seq_len"] * ref["batch"]
+    return work / (ref["networks"] * ref["steps"] * ref["n_hidden"] ** 2 * ref["seq_len"] * ref["batch"])
+
+
+def estimate_minutes(part: Part, ref: dict[str, Any]) -> tuple[float, float] | None:
+    """(low, high) minutes: the reference wall time times the part's share of network-steps x N^2 x
+    seq_len x batch (:func:`work_in_grids`); None for parts that are not RNNs (no measured rate)."""
+    share = work_in_grids(part, ref)
+    if share is None:
+        return None
     lo, hi = ref["minutes"]
-    return lo * work / ref_work, hi * work / ref_work
+    return lo * share, hi * share
 
 
 def projection_minutes(part: Part, parts: list[Part], walls: dict[str, float], done: dict[str, int]
@@ -203,12 +212,15 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path) -> str:
     """The parts: networks done, the estimate and the measured wall time (every session and shard summed)."""
     done = networks_done(tables)
     walls = wall_times(tables)
-    lines = ["| part | figure | networks done / expected | estimate (minutes, 2-core machine) | measured (minutes) |",
-             "|---|---|---|---|---|"]
+    lines = ["| part | figure | networks done / expected | work (reference grids) "
+             "| estimate (minutes, 2-core machine) | measured (minutes) |",
+             "|---|---|---|---|---|---|"]
+    grids = 0.0
     total = [0.0, 0.0]
     rest = [0.0, 0.0]  # the parts not measured yet: projected where a same-shape part ran, else estimated
     for p in parts:
-        est = estimate_minutes(p, ref)
+        est, work = estimate_minutes(p, ref), work_in_grids(p, ref)
+        grids += work or 0.0
         if est:
             total = [total[0] + est[0], total[1] + est[1]]
         proj = projection_minutes(p, parts, walls, done)
@@ -219,6 +231,7 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path) -> str:
         n = done.get(p.name, 0)
         mark = "" if n >= p.networks else (" (missing)" if n == 0 else " (partial)")
         lines.append(f"| {p.name} | {p.figure} | {n} / {p.networks}{mark} | "
+                     + (f"{work:.2f}" if work is not None else "") + " | "
                      + (f"{est[0]:.1f}-{est[1]:.1f}" if est else f"no measured rate ({p.model})")
                      + (f"; {proj[0]:.0f} scaled from {proj[1]}'s measured time" if proj else "") + " | "
                      + (f"{walls[p.name] / 60:.1f}" if p.name in walls else "") + " |")
@@ -227,8 +240,13 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path) -> str:
     if measured and ref.get("minutes"):
         lo, hi = ref["minutes"]
         ratio = f"; {measured / 60 / hi:.1f}-{measured / 60 / lo:.1f} x the reference grid's {lo}-{hi} min"
-    lines.append(f"| all parts | | | {total[0]:.0f}-{total[1]:.0f} ({total[0] / 60:.1f}-{total[1] / 60:.1f} h, "
-                 f"RNN parts) | {measured / 60:.0f} ({measured / 3600:.1f} h, the parts measured{ratio}) |")
+    lines.append(f"| all parts | | | {grids:.2f} | {total[0]:.0f}-{total[1]:.0f} "
+                 f"({total[0] / 60:.1f}-{total[1] / 60:.1f} h, RNN parts) | "
+                 f"{measured / 60:.0f} ({measured / 3600:.1f} h, the parts measured{ratio}) |")
+    if grids:
+        lines.append(f"\nWork: the RNN parts are {grids:.1f} times the reference grid's work, so at the "
+                     f"grid's own rate they alone take {grids:.1f} times its wall time; the parts with no "
+                     "estimate and each process's start and final kernels come on top.")
     if any(p.name not in walls for p in parts):
         lo, hi = measured / 60 + rest[0], measured / 60 + rest[1]
         lines.append(f"\nThe whole paper, projected: {lo:.0f}-{hi:.0f} minutes ({lo / 60:.1f}-{hi / 60:.1f} h): "
