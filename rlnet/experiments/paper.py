@@ -141,10 +141,27 @@ def record_wall_time(tables: Path, part: str, shard: tuple[int, int], jobs: int,
             old = []  # a damaged record is replaced, never trusted
     old.append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                 "wall_s": round(ended - started, 1), "jobs": jobs, "shard": f"{shard[0]}/{shard[1]}",
-                "networks_in_table": networks, "cpu_count": os.cpu_count(), "machine": platform.machine()})
+                "networks_in_table": networks, "cpu_count": os.cpu_count(), "machine": platform.machine(),
+                "cpu_model": _cpu_model(), "fused_kernels": _fused_kernels()})
     tables.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"part": part, "sessions": old}, indent=1) + "\n")
     return path
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), so that wall times from different hosts are told apart."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        return platform.processor()
+
+
+def _fused_kernels() -> bool:
+    """Whether this host runs the fused C kernels (AVX-512) or the torch path: their speed and their
+    float32 rounding differ, and a network on the edge of divergence can end differently."""
+    from rlnet.nets import fused
+    return fused.library() is not None
 
 
 def wall_times(tables: Path) -> dict[str, float]:
