@@ -81,7 +81,7 @@ def test_files_are_pngs_and_figures_without_rows_are_reported(tmp_path):
         assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 200
     assert not (tmp_path / "figures" / "fig03.png").exists()
     why = F.not_drawn(rows)
-    assert why["fig03"] == "not drawn: no rows of fig3b_linear, fig3c_smnist yet"
+    assert why["fig03"] == "not drawn: no rows of fig3b_linear, fig3c_smnist, fig3c_smnist_random_lowrank yet"
     assert why["fig01"] == "drawn without fig1_dms, fig1_cxt, fig1_smnist (no rows yet)"
     assert "fig02" in why and why["fig02"].startswith("drawn without fig2_2af_em")
     text = F.markdown(written, rows, tmp_path)
@@ -175,6 +175,9 @@ def test_fig3_draws_3b_against_kappa_with_theory_and_3c_per_variant():
         rows += [{"part": "fig3c_smnist", "task": "mnist", "variant": v, "seed": s, "diverged": False,
                   "accuracy": 0.95 if s else 0.1, "probe_trials": 200, "kernel_alignment": ka + 0.01 * s}
                  for s in range(4)]
+    rows += [{"part": "fig3c_smnist_random_lowrank", "task": "mnist", "variant": "random_lowrank", "seed": s,
+              "diverged": False, "accuracy": 0.95, "probe_trials": 200, "kernel_alignment": 0.4 + 0.01 * s}
+             for s in range(4)]
     fig, panels = F.draw(3, rows)
     assert len(panels) == 2 and set(panels[0].series) == {"svd:1", "partial", "aligned"}
     for init, s in panels[0].series.items():
@@ -183,7 +186,8 @@ def test_fig3_draws_3b_against_kappa_with_theory_and_3c_per_variant():
         assert s.theory == {k: pytest.approx(np.mean([r["theory_kernel_alignment"] for r in sel if r["kappa"] == k]))
                             for k in (1, 5)}
     c = panels[1].series["kernel_alignment"]
-    assert list(c.means) == ["smnist_fullrank", "aligned", "aligned_partial"]  # the random control first
-    check_series(c, [r for r in rows if r["part"] == "fig3c_smnist"], "variant", "kernel_alignment")
+    # the random full-rank control first, the random rank-150 control beside the partially aligned students
+    assert list(c.means) == ["smnist_fullrank", "aligned", "aligned_partial", "random_lowrank"]
+    check_series(c, [r for r in rows if r["part"].startswith("fig3c_smnist")], "variant", "kernel_alignment")
     assert len(c.excluded) == 3  # the three at chance
     assert len(fig.subfigs) == 2 and "Fig. 3B" in fig.subfigs[0]._suptitle.get_text()
