@@ -150,11 +150,8 @@ def record_wall_time(tables: Path, part: str, shard: tuple[int, int], jobs: int,
 
 def _cpu_model() -> str:
     """The CPU's model name (/proc/cpuinfo), so that wall times from different hosts are told apart."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        return platform.processor()
+    from rlnet.nets.fused import cpuinfo_line
+    return cpuinfo_line("model name").partition(":")[2].strip() or platform.processor()
 
 
 def _fused_kernels() -> bool:

@@ -53,10 +53,11 @@ def _cache_dir() -> Path:
     return Path(root) / "rlnet"
 
 
-def _cpu_flags() -> str:
+def cpuinfo_line(field: str) -> str:
+    """The first line of /proc/cpuinfo starting with ``field`` (whole, with its name), or ''."""
     try:
         with open("/proc/cpuinfo") as f:
-            return next((line for line in f if line.startswith("flags")), "")
+            return next((line for line in f if line.startswith(field)), "")
     except OSError:
         return ""
 
@@ -84,7 +85,7 @@ def library() -> ctypes.CDLL | None:
     try:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
         key = hashlib.sha256(b"".join(src.read_bytes() for src in SOURCES) + " ".join(FLAGS).encode() + version.encode()
-                             + _cpu_flags().encode()).hexdigest()[:16]
+                             + cpuinfo_line("flags").encode()).hexdigest()[:16]
     except (OSError, subprocess.SubprocessError):
         return None  # no usable compiler: the torch path
     name = f"fused_rnn-{key}.so"
