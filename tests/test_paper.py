@@ -325,3 +325,60 @@ def test_a_parts_max_members_reaches_the_sweep_driver_and_a_bad_one_is_refused(t
     assert P.main(["status", "--paper", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "max_members must be an integer >= 1" in err[0]
+
+
+def _wall(path, part, *sessions):
+    """A wall-time record as `paper run` writes it: (started or None, seconds) per session."""
+    path.write_text(__import__("json").dumps({"part": part, "sessions": [
+        {"started": t, "wall_s": w} for t, w in sessions]}))
+
+
+def test_machine_time_counts_parts_that_ran_at_once_once(tmp_path):
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    _wall(tables / "a.wall.json", "a", ("2026-01-01T00:00:00Z", 600.0), ("2026-01-01T02:00:00Z", 60.0))
+    _wall(tables / "b.0-of-2.wall.json", "b", ("2026-01-01T00:05:00Z", 600.0))  # 00:05-00:15, over a's 00:00-00:10
+    _wall(tables / "b.1-of-2.wall.json", "b", (None, 30.0))  # no start time: counted whole
+    (tables / "c.wall.json").write_text("{not json")
+    assert P.wall_times(tables) == {"a": 660.0, "b": 630.0}
+    assert P.busy_seconds(tables) == pytest.approx(900.0 + 60.0 + 30.0)  # 00:00-00:15, 02:00-02:01, loose
+    assert P.busy_seconds(tmp_path / "none") == 0.0
+
+
+def test_retimed_parts_get_a_column_and_the_total_with_their_times(tmp_path):
+    ref = {"networks": 120, "steps": 10000, "n_hidden": 300, "seq_len": 8, "batch": 32, "minutes": [10.0, 20.0]}
+    a = P.Part("a", "s.yaml", "Fig. 1", 120, 10000, [300], 8, 32)
+    b = P.Part("b", "s.yaml", "Fig. 9", 120, 10000, [300], 8, 32)
+    tables, checks = tmp_path / "tables", tmp_path / "checks"
+    tables.mkdir()
+    checks.mkdir()
+    _wall(tables / "a.wall.json", "a", ("2026-01-01T00:00:00Z", 3600.0))
+    _wall(tables / "b.wall.json", "b", ("2026-01-01T01:00:00Z", 1200.0))
+    _wall(checks / "a_old.wall.json", "a", ("2026-01-02T00:00:00Z", 600.0))  # an earlier re-timing, faster
+    _wall(checks / "a_rerun.wall.json", "a", ("2026-01-03T00:00:00Z", 1500.0), ("2026-01-03T01:00:00Z", 300.0))
+    _wall(checks / "z.wall.json", "z", ("2026-01-03T00:00:00Z", 60.0))  # a part not in the list: ignored
+    assert P.retimed_walls(checks)["a"] == (1800.0, "a_rerun.wall.json")  # the latest, sessions summed
+    assert P.retimed_walls(tmp_path / "none") == {}
+    plain = P.status_table([a, b], ref, tables)
+    assert "re-timed" not in plain and "Re-timed" not in plain
+    text = P.status_table([a, b], ref, tables, checks)
+    rows = text.splitlines()
+    assert rows[0].endswith("| re-timed, quiet machine (minutes) |") and rows[1].count("|") == 8
+    assert rows[2].endswith("| 60.0 | 30.0 |") and rows[3].endswith("| 20.0 | |")
+    # 60 + 20 measured; with a's re-timing (30) in place of its first run (60): 50 minutes, 2.5-5.0 x 10-20 min
+    assert "Re-timed: 1 part (a)" in text and "take 50 minutes (0.8 h, 2.5-5.0 x the reference grid)" in text
+    assert "a_rerun.wall.json" in text and "a_old" not in text
+    assert "Machine time" not in text  # a and b did not overlap: nothing to say
+
+
+def test_paper_status_reads_the_checks_beside_the_tables(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    tables = tmp_path / "paper" / "tables"
+    tables.mkdir(parents=True)
+    (tmp_path / "paper" / "checks").mkdir()
+    _wall(tables / "fig1_2af.wall.json", "fig1_2af", ("2026-01-01T00:00:00Z", 600.0))
+    _wall(tmp_path / "paper" / "checks" / "r.wall.json", "fig1_2af", ("2026-01-02T00:00:00Z", 300.0))
+    assert P.main(["status", "--tables", str(tables)]) == 0
+    assert "| 10.0 | 5.0 |" in capsys.readouterr().out
+    assert P.main(["status", "--tables", str(tables), "--checks", str(tmp_path / "elsewhere")]) == 0
+    assert "Re-timed" not in capsys.readouterr().out

@@ -17,6 +17,7 @@ Estimates are estimates: the measured wall time of the Fig. 1 Neurogym grid on t
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import platform
@@ -94,10 +95,11 @@ def work_in_grids(part: Part, ref: dict[str, Any]) -> float | None:
     return work / (ref["networks"] * ref["steps"] * ref["n_hidden"] ** 2 * ref["seq_len"] * ref["batch"])
 
 
-def estimate_minutes(part: Part, ref: dict[str, Any]) -> tuple[float, float] | None:
+def estimate_minutes(part: Part, ref: dict[str, Any], work: float | None = None) -> tuple[float, float] | None:
     """(low, high) minutes: the reference wall time times the part's share of network-steps x N^2 x
-    seq_len x batch (:func:`work_in_grids`); None for parts that are not RNNs (no measured rate)."""
-    share = work_in_grids(part, ref)
+    seq_len x batch (``work``, else :func:`work_in_grids`); None for parts that are not RNNs (no
+    measured rate)."""
+    share = work_in_grids(part, ref) if work is None else work
     if share is None:
         return None
     lo, hi = ref["minutes"]
@@ -177,6 +179,52 @@ def wall_times(tables: Path) -> dict[str, float]:
     return out
 
 
+def busy_seconds(tables: Path) -> float:
+    """Seconds the machine was busy with the parts: the union of every session's interval
+    (``started`` .. ``started + wall_s``), so that parts run at the same time on one machine count
+    once, where :func:`wall_times` counts each; a session with no start time counts whole."""
+    spans: list[tuple[float, float]] = []
+    loose = 0.0
+    for f in sorted(tables.glob("*.wall.json")) if tables.is_dir() else []:
+        try:
+            sessions = json.loads(f.read_text())["sessions"]
+            for sess in sessions:
+                secs = float(sess["wall_s"])
+                if sess.get("started"):
+                    t0 = calendar.timegm(time.strptime(str(sess["started"]), "%Y-%m-%dT%H:%M:%SZ"))
+                    spans.append((t0, t0 + secs))
+                else:
+                    loose += secs
+        except (ValueError, OSError, KeyError, TypeError):
+            continue
+    busy, end = 0.0, float("-inf")
+    for a, b in sorted(spans):
+        busy += max(0.0, b - max(a, end))
+        end = max(end, b)
+    return busy + loose
+
+
+def retimed_walls(checks: Path | None) -> dict[str, tuple[float, str]]:
+    """``{part: (seconds, file name)}``: parts run again on a quiet machine, their networks into a table
+    of their own and their wall time into ``CHECKS/*.wall.json`` (the same record as ``TABLES``'s;
+    sessions summed). A part timed again more than once counts its latest re-timing (by its first
+    session's start), never the fastest. Unreadable files are skipped."""
+    out: dict[str, tuple[float, str, str]] = {}
+    if checks is None or not checks.is_dir():
+        return {}
+    for f in sorted(checks.glob("*.wall.json")):
+        try:
+            raw = json.loads(f.read_text())
+            part, sessions = str(raw["part"]), raw["sessions"]
+            secs = sum(float(s["wall_s"]) for s in sessions)
+            started = str(sessions[0].get("started", ""))
+        except (ValueError, OSError, KeyError, TypeError, IndexError, AttributeError):
+            continue
+        if part not in out or started >= out[part][2]:
+            out[part] = (secs, f.name, started)
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
 def _sweep_main():
     from rlnet.experiments.sweep import main
     return main
@@ -222,18 +270,23 @@ def networks_done(tables: Path) -> dict[str, int]:
     return dict(Counter(str(r.get("part")) for r in load_rows(tables)))
 
 
-def status_table(parts: list[Part], ref: dict[str, Any], tables: Path) -> str:
-    """The parts: networks done, the estimate and the measured wall time (every session and shard summed)."""
+def status_table(parts: list[Part], ref: dict[str, Any], tables: Path, checks: Path | None = None) -> str:
+    """The parts: networks done, the estimate and the measured wall time (every session and shard summed);
+    with ``checks``, a column of the parts timed again on a quiet machine (:func:`retimed_walls`) and the
+    whole run's time with those in place of the first runs'."""
     done = networks_done(tables)
     walls = wall_times(tables)
+    again = retimed_walls(checks)
     lines = ["| part | figure | networks done / expected | work (reference grids) "
-             "| estimate (minutes, 2-core machine) | measured (minutes) |",
-             "|---|---|---|---|---|---|"]
+             "| estimate (minutes, 2-core machine) | measured (minutes) |"
+             + (" re-timed, quiet machine (minutes) |" if again else ""),
+             "|---|---|---|---|---|---|" + ("---|" if again else "")]
     grids = 0.0
     total = [0.0, 0.0]
     rest = [0.0, 0.0]  # the parts not measured yet: projected where a same-shape part ran, else estimated
     for p in parts:
-        est, work = estimate_minutes(p, ref), work_in_grids(p, ref)
+        work = work_in_grids(p, ref)
+        est = estimate_minutes(p, ref, work)
         grids += work or 0.0
         if est:
             total = [total[0] + est[0], total[1] + est[1]]
@@ -248,7 +301,8 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path) -> str:
                      + (f"{work:.2f}" if work is not None else "") + " | "
                      + (f"{est[0]:.1f}-{est[1]:.1f}" if est else f"no measured rate ({p.model})")
                      + (f"; {proj[0]:.0f} scaled from {proj[1]}'s measured time" if proj else "") + " | "
-                     + (f"{walls[p.name] / 60:.1f}" if p.name in walls else "") + " |")
+                     + (f"{walls[p.name] / 60:.1f}" if p.name in walls else "") + " |"
+                     + ((f" {again[p.name][0] / 60:.1f} |" if p.name in again else " |") if again else ""))
     measured = sum(walls.get(p.name, 0.0) for p in parts)
     ratio = ""
     if measured and ref.get("minutes"):
@@ -256,7 +310,28 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path) -> str:
         ratio = f"; {measured / 60 / hi:.1f}-{measured / 60 / lo:.1f} x the reference grid's {lo}-{hi} min"
     lines.append(f"| all parts | | | {grids:.2f} | {total[0]:.0f}-{total[1]:.0f} "
                  f"({total[0] / 60:.1f}-{total[1] / 60:.1f} h, RNN parts) | "
-                 f"{measured / 60:.0f} ({measured / 3600:.1f} h, the parts measured{ratio}) |")
+                 f"{measured / 60:.0f} ({measured / 3600:.1f} h, the parts measured{ratio}) |"
+                 + (" |" if again else ""))
+    busy = busy_seconds(tables) if measured else 0.0
+    if busy and busy < measured - 60:
+        lines.append("\nMachine time, if every part ran on this one machine: "
+                     f"{busy / 60:.0f} minutes ({busy / 3600:.1f} h) from the first session's start "
+                     f"to the last one's end, less the idle gaps: parts that ran at the same time on one machine "
+                     f"count once here and each in full above ({measured / 60:.0f}), where each ran slower for "
+                     "sharing the cores.")
+    swapped = [p.name for p in parts if p.name in again and p.name in walls]
+    if swapped:
+        with_again = measured + sum(again[n][0] - walls[n] for n in swapped)
+        r = ""
+        if ref.get("minutes"):
+            lo, hi = ref["minutes"]
+            r = f", {with_again / 60 / hi:.1f}-{with_again / 60 / lo:.1f} x the reference grid"
+        where = checks if checks is None or not checks.is_relative_to(Path.cwd()) else checks.relative_to(Path.cwd())
+        plural = "s" if len(swapped) > 1 else ""
+        lines.append(f"\nRe-timed: {len(swapped)} part{plural} ({', '.join(swapped)}) ran again with nothing else "
+                     f"on the machine ({', '.join(again[n][1] for n in swapped)} in {where}); with those times in "
+                     f"place of their first runs', the parts measured take {with_again / 60:.0f} minutes "
+                     f"({with_again / 3600:.1f} h{r}). Their tables stay the first runs'.")
     if grids:
         lines.append(f"\nWork: the RNN parts are {grids:.1f} times the reference grid's work, so at the "
                      f"grid's own rate they alone take {grids:.1f} times its wall time; the parts with no "
@@ -325,7 +400,7 @@ def export_parts(parts: list[Part], out: Path, tables: Path, shard: tuple[int, i
     return 0
 
 
-def report(parts: list[Part], ref: dict[str, Any], tables: Path, out: Path) -> str:
+def report(parts: list[Part], ref: dict[str, Any], tables: Path, out: Path, checks: Path | None = None) -> str:
     """Merge the tables; write networks.csv, parts.md, the claims (claims.md/.csv/.json) and one figure per
     paper figure with rows (figures/figNN.png, :mod:`rlnet.experiments.paper_figures`), listed with those
     not drawn in parts.md, claims.md and the returned Markdown."""
@@ -339,7 +414,7 @@ def report(parts: list[Part], ref: dict[str, Any], tables: Path, out: Path) -> s
     if rows:
         write_csv(rows, out / "networks.csv")
     missing = missing_parts(parts, tables)
-    status = status_table(parts, ref, tables)
+    status = status_table(parts, ref, tables, checks)
     claims = write_claims(rows, out, missing)
     figures = figures_markdown(write_figures(rows, out / "figures", claims["results"]), rows, out)
     (out / "parts.md").write_text("## Parts of the paper run\n\n" + status + "\n\n" + figures)
@@ -359,6 +434,8 @@ def build_parser():
     p.add_argument("--out", default="results/paper", help="where the runs go (not committed)")
     p.add_argument("--tables", default="paper/tables", help="the per-network tables, one per part (commit these)")
     p.add_argument("--report", default="paper/report", help="where report writes")
+    p.add_argument("--checks", default=None,
+                   help="parts timed again on a quiet machine, CHECKS/*.wall.json (default: 'checks' beside --tables)")
     p.add_argument("--jobs", type=int, default=2, help="runs at once (one torch thread each)")
     p.add_argument("--shard", default="0/1", help="run only runs k with k %% N == I of every part")
     p.add_argument("--dry-run", action="store_true", help="list each part's commands and what is done; run nothing")
@@ -384,11 +461,12 @@ def main(args: Sequence[str] | None = None) -> int:
         if a.jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
         out, tables, rep = (Path(x).resolve() for x in (a.out, a.tables, a.report))
+        checks = Path(a.checks).resolve() if a.checks else tables.parent / "checks"
         if a.command == "status":
-            print(status_table(parts, ref, tables))
+            print(status_table(parts, ref, tables, checks))
             return 0
         if a.command == "report":
-            print(report(parts, ref, tables, rep))
+            print(report(parts, ref, tables, rep, checks))
             return 0
         if a.command == "export":
             rc = export_parts(parts, out, tables, shard)
@@ -399,7 +477,7 @@ def main(args: Sequence[str] | None = None) -> int:
         if not a.dry_run and rc != 2:
             # The report follows the tables at once: a table committed without its report once left the
             # committed claims stale (the test that rebuilds them from the tables caught it in CI).
-            report(every_part, ref, tables, rep)
+            report(every_part, ref, tables, rep, checks)
             print(f"# report: {rep / 'claims.md'} (from every table in {tables})", flush=True)
         return rc
     except ValueError as err:
