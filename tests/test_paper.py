@@ -327,10 +327,10 @@ def test_a_parts_max_members_reaches_the_sweep_driver_and_a_bad_one_is_refused(t
     assert len(err) == 1 and "max_members must be an integer >= 1" in err[0]
 
 
-def _wall(path, part, *sessions):
+def _wall(path, part, *sessions, shard="0/1"):
     """A wall-time record as `paper run` writes it: (started or None, seconds) per session."""
     path.write_text(__import__("json").dumps({"part": part, "sessions": [
-        {"started": t, "wall_s": w} for t, w in sessions]}))
+        {"started": t, "wall_s": w, "shard": shard} for t, w in sessions]}))
 
 
 def test_machine_time_counts_parts_that_ran_at_once_once(tmp_path):
@@ -357,8 +357,9 @@ def test_retimed_parts_get_a_column_and_the_total_with_their_times(tmp_path):
     _wall(checks / "a_old.wall.json", "a", ("2026-01-02T00:00:00Z", 600.0))  # an earlier re-timing, faster
     _wall(checks / "a_rerun.wall.json", "a", ("2026-01-03T00:00:00Z", 1500.0), ("2026-01-03T01:00:00Z", 300.0))
     _wall(checks / "z.wall.json", "z", ("2026-01-03T00:00:00Z", 60.0))  # a part not in the list: ignored
-    assert P.retimed_walls(checks)["a"] == (1800.0, "a_rerun.wall.json")  # the latest, sessions summed
-    assert P.retimed_walls(tmp_path / "none") == {}
+    # the latest re-timing, sessions summed, in place of the whole part
+    assert P.retimed_walls(tables, checks)["a"] == (1800.0, ["0/1"], ["a_rerun.wall.json"])
+    assert P.retimed_walls(tables, tmp_path / "none") == {}
     plain = P.status_table([a, b], ref, tables)
     assert "re-timed" not in plain and "Re-timed" not in plain
     text = P.status_table([a, b], ref, tables, checks)
@@ -382,3 +383,22 @@ def test_paper_status_reads_the_checks_beside_the_tables(tmp_path, capsys, monke
     assert "| 10.0 | 5.0 |" in capsys.readouterr().out
     assert P.main(["status", "--tables", str(tables), "--checks", str(tmp_path / "elsewhere")]) == 0
     assert "Re-timed" not in capsys.readouterr().out
+
+
+def test_a_shard_timed_again_replaces_that_shard_only(tmp_path):
+    ref = {"networks": 120, "steps": 10000, "n_hidden": 300, "seq_len": 8, "batch": 32, "minutes": [10.0, 20.0]}
+    a = P.Part("a", "s.yaml", "Fig. 14", 30, 10000, [300], 28, 200)
+    tables, checks = tmp_path / "tables", tmp_path / "checks"
+    tables.mkdir()
+    checks.mkdir()
+    _wall(tables / "a.0-of-2.wall.json", "a", ("2026-01-01T00:00:00Z", 1200.0), shard="0/2")
+    _wall(tables / "a.1-of-2.wall.json", "a", ("2026-01-01T01:00:00Z", 3000.0), shard="1/2")
+    _wall(checks / "a.1-of-2.wall.json", "a", ("2026-01-02T00:00:00Z", 900.0), shard="1/2")
+    _wall(checks / "a.2-of-3.wall.json", "a", ("2026-01-02T01:00:00Z", 60.0), shard="2/3")  # no such shard: ignored
+    assert P.retimed_walls(tables, checks) == {"a": (2100.0, ["1/2"], ["a.1-of-2.wall.json"])}
+    text = P.status_table([a], ref, tables, checks)
+    assert text.splitlines()[2].endswith("| 70.0 | 35.0 (shard 1/2 again) |")
+    assert "take 35 minutes" in text
+    # a whole-part re-timing replaces every shard
+    _wall(checks / "a_whole.wall.json", "a", ("2026-01-03T00:00:00Z", 1500.0))
+    assert P.retimed_walls(tables, checks)["a"] == (1500.0, ["0/1"], ["a_whole.wall.json"])

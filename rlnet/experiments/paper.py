@@ -204,25 +204,47 @@ def busy_seconds(tables: Path) -> float:
     return busy + loose
 
 
-def retimed_walls(checks: Path | None) -> dict[str, tuple[float, str]]:
-    """``{part: (seconds, file name)}``: parts run again on a quiet machine, their networks into a table
-    of their own and their wall time into ``CHECKS/*.wall.json`` (the same record as ``TABLES``'s;
-    sessions summed). A part timed again more than once counts its latest re-timing (by its first
-    session's start), never the fastest. Unreadable files are skipped."""
-    out: dict[str, tuple[float, str, str]] = {}
-    if checks is None or not checks.is_dir():
+def shard_walls(folder: Path | None) -> dict[tuple[str, str], tuple[float, str, str]]:
+    """``{(part, shard): (seconds, file name, first session's start)}`` of every ``*.wall.json`` in
+    ``folder`` (sessions summed; ``shard`` as ``I/N``, ``0/1`` for a whole part). Of two records of the
+    same part and shard, the later one (by its first session's start) counts, never the faster.
+    Unreadable files are skipped."""
+    out: dict[tuple[str, str], tuple[float, str, str]] = {}
+    if folder is None or not folder.is_dir():
         return {}
-    for f in sorted(checks.glob("*.wall.json")):
+    for f in sorted(folder.glob("*.wall.json")):
         try:
             raw = json.loads(f.read_text())
             part, sessions = str(raw["part"]), raw["sessions"]
             secs = sum(float(s["wall_s"]) for s in sessions)
-            started = str(sessions[0].get("started", ""))
+            started = str(sessions[0].get("started") or "")
+            shard = str(sessions[0].get("shard") or "0/1")
         except (ValueError, OSError, KeyError, TypeError, IndexError, AttributeError):
             continue
-        if part not in out or started >= out[part][2]:
-            out[part] = (secs, f.name, started)
-    return {k: (v[0], v[1]) for k, v in out.items()}
+        if (part, shard) not in out or started >= out[(part, shard)][2]:
+            out[(part, shard)] = (secs, f.name, started)
+    return out
+
+
+def retimed_walls(tables: Path, checks: Path | None) -> dict[str, tuple[float, list[str], list[str]]]:
+    """``{part: (seconds, shards re-timed, files)}``: the part's wall time with the shards run again on a
+    quiet machine (their networks into a table of their own, their wall time into ``CHECKS/*.wall.json``,
+    the record ``paper run`` writes) in place of the first runs' (``TABLES``). A whole-part re-timing
+    (shard ``0/1``) replaces every shard; a shard re-timing replaces that shard only, and only where
+    the tables hold that shard."""
+    first, again = shard_walls(tables), shard_walls(checks)
+    out: dict[str, tuple[float, list[str], list[str]]] = {}
+    for part in sorted({p for p, _ in again}):
+        if (part, "0/1") in again:
+            secs, name, _ = again[(part, "0/1")]
+            out[part] = (secs, ["0/1"], [name])
+            continue
+        mine = {sh: v[0] for (p, sh), v in first.items() if p == part}
+        redo = {sh: v for (p, sh), v in again.items() if p == part and sh in mine}
+        if redo:
+            total = sum(redo[sh][0] if sh in redo else secs for sh, secs in mine.items())
+            out[part] = (total, sorted(redo), [redo[sh][1] for sh in sorted(redo)])
+    return out
 
 
 def _sweep_main():
@@ -270,13 +292,18 @@ def networks_done(tables: Path) -> dict[str, int]:
     return dict(Counter(str(r.get("part")) for r in load_rows(tables)))
 
 
+def _retimed_cell(entry: tuple[float, list[str], list[str]]) -> str:
+    secs, shards, _ = entry
+    return f"{secs / 60:.1f}" + ("" if shards == ["0/1"] else f" (shard {', '.join(shards)} again)")
+
+
 def status_table(parts: list[Part], ref: dict[str, Any], tables: Path, checks: Path | None = None) -> str:
     """The parts: networks done, the estimate and the measured wall time (every session and shard summed);
     with ``checks``, a column of the parts timed again on a quiet machine (:func:`retimed_walls`) and the
     whole run's time with those in place of the first runs'."""
     done = networks_done(tables)
     walls = wall_times(tables)
-    again = retimed_walls(checks)
+    again = retimed_walls(tables, checks)
     lines = ["| part | figure | networks done / expected | work (reference grids) "
              "| estimate (minutes, 2-core machine) | measured (minutes) |"
              + (" re-timed, quiet machine (minutes) |" if again else ""),
@@ -302,7 +329,7 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path, checks: P
                      + (f"{est[0]:.1f}-{est[1]:.1f}" if est else f"no measured rate ({p.model})")
                      + (f"; {proj[0]:.0f} scaled from {proj[1]}'s measured time" if proj else "") + " | "
                      + (f"{walls[p.name] / 60:.1f}" if p.name in walls else "") + " |"
-                     + ((f" {again[p.name][0] / 60:.1f} |" if p.name in again else " |") if again else ""))
+                     + ((f" {_retimed_cell(again[p.name])} |" if p.name in again else " |") if again else ""))
     measured = sum(walls.get(p.name, 0.0) for p in parts)
     ratio = ""
     if measured and ref.get("minutes"):
@@ -328,8 +355,9 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path, checks: P
             r = f", {with_again / 60 / hi:.1f}-{with_again / 60 / lo:.1f} x the reference grid"
         where = checks if checks is None or not checks.is_relative_to(Path.cwd()) else checks.relative_to(Path.cwd())
         plural = "s" if len(swapped) > 1 else ""
-        lines.append(f"\nRe-timed: {len(swapped)} part{plural} ({', '.join(swapped)}) ran again with nothing else "
-                     f"on the machine ({', '.join(again[n][1] for n in swapped)} in {where}); with those times in "
+        files = ", ".join(f for n in swapped for f in again[n][2])
+        lines.append(f"\nRe-timed: {len(swapped)} part{plural} ({', '.join(swapped)}) ran again, in whole or a shard, "
+                     f"with nothing else on the machine ({files} in {where}); with those times in "
                      f"place of their first runs', the parts measured take {with_again / 60:.0f} minutes "
                      f"({with_again / 3600:.1f} h{r}). Their tables stay the first runs'.")
     if grids:
