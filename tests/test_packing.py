@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlnet.experiments.packing import _split, pack, resolve
+from rlnet.experiments.packing import _split, makespan, pack, resolve
 from rlnet.experiments.results_db import ResultsDB
 from rlnet.experiments.sweep import load_sweep, main, parse_sweep, plan
 
@@ -81,6 +81,29 @@ def test_jobs_fill_the_cores_with_equal_network_steps():
     capped = pack(runs, processes=1, max_members=3)
     assert sorted(len(j.runs) for j in capped) == [2, 3, 3]
     assert sorted(r.run_id for j in capped for r in j.runs) == sorted(r.run_id for r in runs)
+
+
+def test_makespan_is_the_pools_longest_first_schedule():
+    assert makespan([5, 7, 6, 7, 5], 2) == 17  # 7+6 | 7+5+5: the last job alone on one core
+    assert makespan([5] * 6, 2) == 15
+    assert makespan([3, 3, 2, 2, 2], 2) == 7  # longest first is not always optimal (6 | 6): it is what runs
+    assert makespan([4, 1], 1) == 5 and makespan([], 3) == 0
+
+
+def test_groups_are_cut_finer_when_a_last_round_would_leave_a_core_idle():
+    """Fig. 3C's shape: 20 runs of one packing key and 10 of another, at most 8 members a job, two
+    cores. Cut per key (7, 7, 6 and 5, 5), the fifth job runs alone at the end (17 units); six jobs
+    of 5 fill three whole rounds (15)."""
+    a = _runs({"model.init_args.seed": {"values": list(range(20))}})
+    b = _runs({"model.init_args.seed": {"values": list(range(100, 110))}}, extra=["--model.init_args.lr=0.01"])
+    jobs = pack(a + b, processes=2, max_members=8)
+    assert [j.n_members for j in jobs] == [5] * 6
+    per_network = jobs[0].cost / 5
+    assert makespan([j.cost for j in jobs], 2) == pytest.approx(15 * per_network)
+    assert sorted(r.run_id for j in jobs for r in j.runs) == sorted(r.run_id for r in a + b)
+    assert all(len({resolve(r.argv).key for r in j.runs}) == 1 for j in jobs)
+    # one core: nothing to balance, the cut per key stands
+    assert sorted(j.n_members for j in pack(a + b, processes=1, max_members=8)) == [5, 5, 6, 7, 7]
 
 
 @pytest.mark.parametrize("costs,k", [([1] * 7, 3), ([5, 1, 1, 1, 1, 1], 2), ([1, 2, 3, 4], 4), ([3], 2)])
