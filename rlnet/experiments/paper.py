@@ -163,19 +163,32 @@ def _fused_kernels() -> bool:
     return fused.library() is not None
 
 
+def _wall_records(folder: Path | None) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """``(file name, part, sessions)`` of every readable ``*.wall.json`` in ``folder``, each session as
+    ``{"wall_s": float, "started": epoch seconds or None, "shard": "I/N"}``. A file that cannot be read
+    whole (bad JSON, a session without its seconds, a start time that does not parse) is skipped:
+    a damaged record is never trusted in part."""
+    out: list[tuple[str, str, list[dict[str, Any]]]] = []
+    if folder is None or not folder.is_dir():
+        return out
+    for f in sorted(folder.glob("*.wall.json")):
+        try:
+            raw = json.loads(f.read_text())
+            sessions = [{"wall_s": float(s["wall_s"]),
+                         "started": calendar.timegm(time.strptime(str(s["started"]), "%Y-%m-%dT%H:%M:%SZ"))
+                         if s.get("started") else None,
+                         "shard": str(s.get("shard") or "0/1")} for s in raw["sessions"]]
+            out.append((f.name, str(raw["part"]), sessions))
+        except (ValueError, OSError, KeyError, TypeError, AttributeError):
+            continue
+    return out
+
+
 def wall_times(tables: Path) -> dict[str, float]:
     """Seconds per part: every session of every shard summed (``*.wall.json``; unreadable files skipped)."""
     out: dict[str, float] = {}
-    if not tables.is_dir():
-        return out
-    for f in sorted(tables.glob("*.wall.json")):
-        try:
-            raw = json.loads(f.read_text())
-            part = str(raw["part"])
-            secs = sum(float(s["wall_s"]) for s in raw["sessions"])
-        except (ValueError, OSError, KeyError, TypeError):
-            continue
-        out[part] = out.get(part, 0.0) + secs
+    for _, part, sessions in _wall_records(tables):
+        out[part] = out.get(part, 0.0) + sum(s["wall_s"] for s in sessions)
     return out
 
 
@@ -183,46 +196,27 @@ def busy_seconds(tables: Path) -> float:
     """Seconds the machine was busy with the parts: the union of every session's interval
     (``started`` .. ``started + wall_s``), so that parts run at the same time on one machine count
     once, where :func:`wall_times` counts each; a session with no start time counts whole."""
-    spans: list[tuple[float, float]] = []
-    loose = 0.0
-    for f in sorted(tables.glob("*.wall.json")) if tables.is_dir() else []:
-        try:
-            sessions = json.loads(f.read_text())["sessions"]
-            for sess in sessions:
-                secs = float(sess["wall_s"])
-                if sess.get("started"):
-                    t0 = calendar.timegm(time.strptime(str(sess["started"]), "%Y-%m-%dT%H:%M:%SZ"))
-                    spans.append((t0, t0 + secs))
-                else:
-                    loose += secs
-        except (ValueError, OSError, KeyError, TypeError):
-            continue
+    sessions = [s for _, _, ss in _wall_records(tables) for s in ss]
+    spans = sorted((s["started"], s["started"] + s["wall_s"]) for s in sessions if s["started"] is not None)
     busy, end = 0.0, float("-inf")
-    for a, b in sorted(spans):
+    for a, b in spans:
         busy += max(0.0, b - max(a, end))
         end = max(end, b)
-    return busy + loose
+    return busy + sum(s["wall_s"] for s in sessions if s["started"] is None)
 
 
-def shard_walls(folder: Path | None) -> dict[tuple[str, str], tuple[float, str, str]]:
+def shard_walls(folder: Path | None) -> dict[tuple[str, str], tuple[float, str, float]]:
     """``{(part, shard): (seconds, file name, first session's start)}`` of every ``*.wall.json`` in
     ``folder`` (sessions summed; ``shard`` as ``I/N``, ``0/1`` for a whole part). Of two records of the
-    same part and shard, the later one (by its first session's start) counts, never the faster.
-    Unreadable files are skipped."""
-    out: dict[tuple[str, str], tuple[float, str, str]] = {}
-    if folder is None or not folder.is_dir():
-        return {}
-    for f in sorted(folder.glob("*.wall.json")):
-        try:
-            raw = json.loads(f.read_text())
-            part, sessions = str(raw["part"]), raw["sessions"]
-            secs = sum(float(s["wall_s"]) for s in sessions)
-            started = str(sessions[0].get("started") or "")
-            shard = str(sessions[0].get("shard") or "0/1")
-        except (ValueError, OSError, KeyError, TypeError, IndexError, AttributeError):
+    same part and shard, the later one (by its first session's start) counts, never the faster."""
+    out: dict[tuple[str, str], tuple[float, str, float]] = {}
+    for name, part, sessions in _wall_records(folder):
+        if not sessions:
             continue
-        if (part, shard) not in out or started >= out[(part, shard)][2]:
-            out[(part, shard)] = (secs, f.name, started)
+        key = (part, sessions[0]["shard"])
+        started = sessions[0]["started"] if sessions[0]["started"] is not None else float("-inf")
+        if key not in out or started >= out[key][2]:
+            out[key] = (sum(s["wall_s"] for s in sessions), name, started)
     return out
 
 
