@@ -95,23 +95,25 @@ def test_fused_matches_float64_autograd_and_torch_path(E, T, B, N, I, O, disc, d
 
 
 @needs_kernels
-def test_members_are_independent_of_the_ensemble_and_of_threads() -> None:
-    """Member e computed alone, in an ensemble, and with members split over two threads: identical bits."""
-    W = _weights(5, 48, 3, 3, seed=3)
+@pytest.mark.parametrize(("disc", "dt"), [("euler", 100.0), ("euler", 20.0), ("exponential", 20.0)])
+def test_members_are_independent_of_the_ensemble_and_of_threads(disc: str, dt: float) -> None:
+    """Member e computed alone, in an ensemble, and with members split over two threads: identical
+    bits, on the relu-in-registers path (dt = tau) and the leaky ones (Fig. 12's dt = 20)."""
+    W = _weights(5, 44, 3, 3, seed=3)  # N = 44: a masked column edge
     x = torch.randn(8, 16, 3)
     cy = torch.randn(5, 8, 16, 3)
-    leak, gain = leak_and_gain("euler", 100.0, 100.0)
-    together = _run(rnn_sequence, W, x, cy, None, "euler", leak, gain)
+    leak, gain = leak_and_gain(disc, dt, 100.0)
+    together = _run(rnn_sequence, W, x, cy, None, disc, leak, gain)
     old = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        threaded = _run(rnn_sequence, W, x, cy, None, "euler", leak, gain)
+        threaded = _run(rnn_sequence, W, x, cy, None, disc, leak, gain)
     finally:
         torch.set_num_threads(old)
     for a, b in zip(together, threaded):
         assert torch.equal(a, b)
     for e in (0, 3):
-        alone = _run(rnn_sequence, [w[e:e + 1] for w in W], x, cy[e:e + 1], None, "euler", leak, gain)
+        alone = _run(rnn_sequence, [w[e:e + 1] for w in W], x, cy[e:e + 1], None, disc, leak, gain)
         for a, b in zip(alone, together):
             assert torch.equal(a[0], b[e])
 
