@@ -23,6 +23,27 @@ def test_top_eigenpair_matches_eigh():
     assert torch.allclose(lam2, torch.linalg.eigvalsh(K + 1e-3 * torch.eye(40))[:, -1], rtol=1e-8)
 
 
+def test_top_eigenpair_of_a_member_is_what_it_is_alone():
+    """Kernels whose power iterations stop at different steps (eigengaps 1e-3, 0.5, 1e-6: the last
+    falls back to eigh): each one's pair from the stack of four equals its pair computed alone, to
+    the bit (a packed run's tracked kernel effective rank equals the run's alone)."""
+    g = torch.Generator().manual_seed(0)
+    Ks = []
+    for gap in (1e-3, 0.5, 1e-6, 0.1):
+        Q, _ = torch.linalg.qr(torch.randn(30, 30, generator=g, dtype=torch.float64))
+        ev = torch.linspace(0.1, 1.0, 30, dtype=torch.float64)
+        ev[-1] = 1.0 + gap
+        Ks.append(Q @ torch.diag(ev) @ Q.T)
+    K = torch.stack(Ks)
+    lam, v = top_eigenpair(K, max_iter=60)
+    assert torch.allclose(lam, torch.linalg.eigvalsh(K)[:, -1], rtol=1e-8)
+    for e in range(4):
+        for alone in (top_eigenpair(K[e], max_iter=60), [t[0] for t in top_eigenpair(K[e:e + 1], max_iter=60)]):
+            assert torch.equal(alone[0], lam[e]) and torch.equal(alone[1], v[e])
+    lam2, v2 = top_eigenpair(K.reshape(2, 2, 30, 30), v0=v.reshape(2, 2, 30), max_iter=60)
+    assert lam2.shape == (2, 2) and v2.shape == (2, 2, 30)
+
+
 def test_cli_tracking_preset_on_rnn_ensemble(tmp_path):
     run = tmp_path / "run"
     args = ["fit", "--config", "configs/dms_lowrank.yaml", "--config", "callbacks/kernel_tracking.yaml",
