@@ -57,6 +57,19 @@ def test_alignment_batched_over_members():
         assert batched[e].item() == pytest.approx(alignment(Ks[e], Ls[e]).item(), rel=1e-12)
 
 
+def test_alignment_of_a_member_is_its_value_alone_to_the_bit():
+    """A packed run's KA equals the run's alone: the same bits for a member of 4 (of 320 x 320
+    kernels, the tracked sMNIST size), alone, and in an ensemble of one."""
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(4, 320, 320, generator=g, dtype=torch.float64)
+    B = A + 0.1 * torch.randn(4, 320, 320, generator=g, dtype=torch.float64)
+    batched = alignment(A, B)
+    for e in range(4):
+        assert torch.equal(alignment(A[e], B[e]), batched[e])
+        assert torch.equal(alignment(A[e:e + 1], B[e:e + 1])[0], batched[e])
+    assert alignment(A.reshape(2, 2, 320, 320), B.reshape(2, 2, 320, 320)).shape == (2, 2)
+
+
 def test_representation_alignment_is_alignment_of_grams():
     g = torch.Generator().manual_seed(5)
     H0, Hf = torch.randn(30, 7, generator=g, dtype=torch.float64), torch.randn(30, 7, generator=g, dtype=torch.float64)

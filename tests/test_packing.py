@@ -73,6 +73,29 @@ def test_a_run_that_cannot_be_read_runs_alone_with_its_own_command():
     assert [len(j.runs) for j in pack(odd, processes=1)] == [1, 1]
 
 
+def test_an_override_of_a_callback_in_the_list_packs_with_runs_that_give_it_alike():
+    """Figs. 14/15's sweep sets its tracking callback's kernel steps with an override the planner
+    cannot place in the config (an element of `trainer.callbacks`): each run's process applies it,
+    so runs that give the same one at the same place share a job; another value, or such an
+    override of the model (which might change what the members vary), keeps runs apart."""
+    stop = '--trainer.callbacks=[{"class_path": "rlnet.callbacks.StopAtAccuracy", "init_args": {"target": 0.97}}]'
+    tracking = ["--config", str(ROOT / "callbacks" / "kernel_tracking.yaml")]
+    track = [stop, *tracking, "--trainer.callbacks.init_args.kernel_steps", "last"]  # as Figs. 14/15 sMNIST
+    runs = _runs({"model.init_args.seed": {"values": [0, 1, 2]}}, extra=track)
+    assert all(resolve(r.argv) is not None for r in runs)
+    (job,) = pack(runs, processes=1)
+    assert job.n_members == 3 and job.argv[:len(runs[0].argv)] == runs[0].argv
+    other = _runs({"model.init_args.seed": {"values": [3]}}, extra=[*track[:-1], "all"])
+    assert len({resolve(r.argv).key for r in runs + other}) == 2
+    elsewhere = _runs({"model.init_args.seed": {"values": [4]}}, extra=[stop, *track[-2:], *tracking])
+    assert resolve(elsewhere[0].argv).key != resolve(runs[0].argv).key  # the same override, applied before
+    conns = '--model.init_args.connectivities=[{"class_path": "rlnet.connectivity.SVDRank", "init_args": {"rank": 2}}]'
+    model = _runs({"model.init_args.seed": {"values": [0, 1]}},
+                  extra=[conns, "--model.init_args.connectivities.init_args.rank", "3"])
+    assert all(resolve(r.argv) is None for r in model)
+    assert [len(j.runs) for j in pack(model, processes=1)] == [1, 1]
+
+
 def test_jobs_fill_the_cores_with_equal_network_steps():
     runs = _runs({"model.init_args.seed": {"values": list(range(8))}})
     jobs = pack(runs, processes=4)
@@ -181,6 +204,44 @@ def test_fig1_sweeps_pack_like_the_grid():
 TINY = ["--trainer.max_steps=3", "--model.init_args.n_hidden=10", "--data.init_args.n_probe=8",
         "--data.init_args.batch_size=4", "--laziness.kernel_trials=4", "--trainer.val_check_interval=3",
         "--checkpoint_every=0"]
+
+
+def test_packed_tracking_runs_equal_the_same_runs_alone(tmp_path):
+    """Figs. 14/15's shape at a tiny size: the tracking callback after a callback list, its kernel
+    steps set by a list-element override. Two runs pack into one process, and every network's
+    measures and tracked series (kernel alignment with K_0, kernel effective rank, ...) are the
+    bits of the same run trained alone."""
+    stop = '--trainer.callbacks=[{"class_path": "rlnet.callbacks.StopAtAccuracy", "init_args": {"target": 0.99}}]'
+    doc = {"name": "tiny_tracking", "method": "grid",
+           "parameters": {"model.init_args.seed": {"values": [0, 1]},
+                          "model.init_args.connectivity.init_args.rank": {"values": [1, 10]}},
+           "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml", *TINY, stop,
+                       "--config", "callbacks/kernel_tracking.yaml", "--trainer.callbacks.init_args.kernel_steps",
+                       "last", "--trainer.callbacks.init_args.every_n_steps", "1", "${args}"]}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        assert main([str(path), "--out", str(tmp_path / "packed"), "--jobs", "1", "--progress", "false"]) == 0
+        assert main([str(path), "--out", str(tmp_path / "alone"), "--jobs", "2", "--progress", "false",
+                     "--pack", "false"]) == 0
+    finally:
+        os.chdir(cwd)
+    packed = {r["run_id"]: r for r in ResultsDB(tmp_path / "packed" / "results.db").rows()}
+    alone = {r["run_id"]: r for r in ResultsDB(tmp_path / "alone" / "results.db").rows()}
+    assert packed.keys() == alone.keys() and len(packed) == 4
+    assert len({r["run_dir"] for r in packed.values()}) == 1
+    for run_id, a in alone.items():
+        p = packed[run_id]
+        assert p["status"] == a["status"] == "ok"
+        (pm,), (am,) = p["metrics"]["members"], a["metrics"]["members"]
+        for key in ("weight_change_norm", "representation_alignment", "kernel_alignment", "final_loss", "accuracy"):
+            assert pm[key] == am[key], key
+        pt, at = p["metrics"]["tracking"], a["metrics"]["tracking"]
+        assert pt["steps"] == at["steps"] == [0, 1, 2, 3]
+        assert pt["settings"]["kernel_steps"] == at["settings"]["kernel_steps"] == "last"
+        assert pt["members"] == at["members"] and set(pt["members"][0]) >= {"kernel_alignment", "kernel_effective_rank"}
 
 
 def test_a_packed_run_equals_the_same_run_alone(tmp_path):

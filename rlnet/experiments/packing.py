@@ -119,6 +119,10 @@ def _switch_class(section: dict, class_path: str, new_init: dict) -> bool:
     return _merge(section["init_args"], new_init) if new_init else True
 
 
+#: The packing key's entry for the overrides a run's own process applies (see :func:`resolve_config`).
+APPLIED_BY_THE_RUN = "(overrides applied by the run)"
+
+
 def _yaml_value(text: str) -> Any:
     try:
         return yaml.safe_load(text)
@@ -136,7 +140,7 @@ def resolve_config(argv: list[str]) -> tuple[list[str], dict] | None:
     cfg: dict = {}
     k = 0
     while k < len(rest):
-        tok = rest[k]
+        at, tok = k, rest[k]
         if not tok.startswith("--"):
             return None
         if "=" in tok:
@@ -156,7 +160,13 @@ def resolve_config(argv: list[str]) -> tuple[list[str], dict] | None:
             if not isinstance(loaded, dict) or not _merge(cfg, loaded):
                 return None
         elif not _set_dotted(cfg, name, _yaml_value(value)):
-            return None
+            if name.split(".", 1)[0] == "model":
+                return None  # it might change what the members vary: the run trains alone
+            # An override this planner cannot place (an element of a list, such as
+            # `--trainer.callbacks.init_args.kernel_steps`) outside the model: the process applies it
+            # itself, the same for every run of a job (a job's command is its first run's), so runs
+            # share a job only with runs that give the same override at the same place.
+            cfg.setdefault(APPLIED_BY_THE_RUN, []).append([at, name, value])
     return prefix, cfg
 
 

@@ -21,10 +21,14 @@ def alignment(A: Tensor, B: Tensor, eps: float = 0.0) -> Tensor:
     if A.shape != B.shape:
         raise ValueError(f"alignment needs equal shapes, got {tuple(A.shape)} and {tuple(B.shape)}")
     a, b = A.flatten(-2).double(), B.flatten(-2).double()
-    # Dot products as (batched) BLAS calls: one pass each, no M^2 temporary.
-    num = (a.unsqueeze(-2) @ b.unsqueeze(-1)).reshape(a.shape[:-1])
-    den = torch.linalg.vector_norm(a, dim=-1) * torch.linalg.vector_norm(b, dim=-1)
-    return (num / (den + eps)).to(A.dtype)
+    batch, n = a.shape[:-1], a.shape[-1]
+    # Matrix by matrix, one BLAS dot each (no M^2 temporary): a member of an ensemble gets the bits
+    # it gets alone, where one batched product rounds differently from a single dot.
+    pairs = list(zip(a.reshape(-1, n), b.reshape(-1, n), strict=True))
+    num = torch.stack([torch.dot(x, y) for x, y in pairs]) if pairs else a.new_zeros(0)
+    den = torch.stack([torch.linalg.vector_norm(x) * torch.linalg.vector_norm(y) for x, y in pairs]) if pairs \
+        else a.new_zeros(0)
+    return (num / (den + eps)).reshape(batch).to(A.dtype)
 
 
 def kernel_alignment(K_f: Tensor, K_0: Tensor) -> Tensor:
