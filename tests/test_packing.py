@@ -207,17 +207,21 @@ TINY = ["--trainer.max_steps=3", "--model.init_args.n_hidden=10", "--data.init_a
 
 
 def test_packed_tracking_runs_equal_the_same_runs_alone(tmp_path):
-    """Figs. 14/15's shape at a tiny size: the tracking callback after a callback list, its kernel
-    steps set by a list-element override. Two runs pack into one process, and every network's
-    measures and tracked series (kernel alignment with K_0, kernel effective rank, ...) are the
-    bits of the same run trained alone."""
-    stop = '--trainer.callbacks=[{"class_path": "rlnet.callbacks.StopAtAccuracy", "init_args": {"target": 0.99}}]'
+    """Figs. 14/15's shape at a tiny size: the tracking callback after the accuracy stop, its kernel
+    steps set by a list-element override. The runs pack into one process, and every run's row is
+    the same run's alone: its measures and tracked series (KA with K_0, kernel effective rank, ...)
+    to the bit, and, for the network that reaches the target at step 2 (frozen there while its
+    job-mates train to step 8), the steps alone (2) and the series alone (records at 0 and 2)."""
+    stop = ('--trainer.callbacks=[{"class_path": "rlnet.callbacks.StopAtAccuracy", '
+            '"init_args": {"target": 0.6, "every_n_steps": 2, "source": "probe"}}]')
+    tiny = [t for t in TINY if not t.startswith("--trainer.max_steps")]
     doc = {"name": "tiny_tracking", "method": "grid",
            "parameters": {"model.init_args.seed": {"values": [0, 1]},
                           "model.init_args.connectivity.init_args.rank": {"values": [1, 10]}},
-           "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml", *TINY, stop,
-                       "--config", "callbacks/kernel_tracking.yaml", "--trainer.callbacks.init_args.kernel_steps",
-                       "last", "--trainer.callbacks.init_args.every_n_steps", "1", "${args}"]}
+           "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml", *tiny,
+                       "--trainer.max_steps=8", stop, "--config", "callbacks/kernel_tracking.yaml",
+                       "--trainer.callbacks.init_args.kernel_steps", "last",
+                       "--trainer.callbacks.init_args.every_n_steps", "3", "${args}"]}
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(doc))
     cwd = os.getcwd()
@@ -232,16 +236,20 @@ def test_packed_tracking_runs_equal_the_same_runs_alone(tmp_path):
     alone = {r["run_id"]: r for r in ResultsDB(tmp_path / "alone" / "results.db").rows()}
     assert packed.keys() == alone.keys() and len(packed) == 4
     assert len({r["run_dir"] for r in packed.values()}) == 1
+    ends = {}
     for run_id, a in alone.items():
         p = packed[run_id]
         assert p["status"] == a["status"] == "ok"
         (pm,), (am,) = p["metrics"]["members"], a["metrics"]["members"]
-        for key in ("weight_change_norm", "representation_alignment", "kernel_alignment", "final_loss", "accuracy"):
+        for key in ("weight_change_norm", "representation_alignment", "kernel_alignment", "final_loss", "accuracy",
+                    "stopped_at_step"):
             assert pm[key] == am[key], key
+        assert p["metrics"]["steps"] == a["metrics"]["steps"]
         pt, at = p["metrics"]["tracking"], a["metrics"]["tracking"]
-        assert pt["steps"] == at["steps"] == [0, 1, 2, 3]
-        assert pt["settings"]["kernel_steps"] == at["settings"]["kernel_steps"] == "last"
+        assert pt["steps"] == at["steps"] and pt["settings"]["kernel_steps"] == at["settings"]["kernel_steps"] == "last"
         assert pt["members"] == at["members"] and set(pt["members"][0]) >= {"kernel_alignment", "kernel_effective_rank"}
+        ends[run_id] = (a["metrics"]["steps"], at["steps"])
+    assert sorted(ends.values()) == [(2, [0, 2])] + [(8, [0, 3, 6, 8])] * 3  # the case this test is about
 
 
 def test_a_packed_run_equals_the_same_run_alone(tmp_path):

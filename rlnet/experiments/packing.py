@@ -315,6 +315,32 @@ def pack(runs: list, processes: int = 1, max_members: int = DEFAULT_MAX_MEMBERS,
     return sorted(jobs, key=lambda j: -j.cost)
 
 
+def _own_end(members: list[dict]) -> int | None:
+    """The step at which a run whose every network reached its target accuracy ends alone
+    (:class:`~rlnet.callbacks.StopAtAccuracy` stops a run when all its members have stopped), or
+    ``None``: in a job its networks are frozen there while their job-mates train on."""
+    stops = [m.get("stopped_at_step") for m in members]
+    if not stops or not all(isinstance(s, int) for s in stops):
+        return None
+    return max(stops)
+
+
+def _tracking_until(tracking: dict, end: int) -> dict:
+    """A run's tracked series as the run alone records them when it ends at ``end``: the records
+    before ``end``, then one at ``end``. Its networks are frozen from ``end`` on, so the job's first
+    record at or after ``end`` holds exactly the values of the record alone (the same weights, the
+    same warm start of the eigenvalue iteration, from the record before)."""
+    steps = tracking.get("steps")
+    if not isinstance(steps, list):
+        return tracking
+    keep = [i for i, s in enumerate(steps) if s < end]
+    last = next((i for i, s in enumerate(steps) if s >= end), None)
+    idx = keep + ([last] if last is not None else [])
+    members = [{name: [vals[i] for i in idx] for name, vals in m.items()} if isinstance(m, dict) else m
+               for m in tracking.get("members", [])]
+    return {**tracking, "steps": [steps[i] for i in keep] + ([end] if last is not None else []), "members": members}
+
+
 def run_metrics(job_metrics: dict, job: Job, k: int) -> dict:
     """Run ``k``'s own ``metrics.json`` content: its members, its summary, its config."""
     from rlnet.results import MEASURE_COLUMNS
@@ -334,6 +360,11 @@ def run_metrics(job_metrics: dict, job: Job, k: int) -> dict:
     tracking = job_metrics.get("tracking")
     if isinstance(tracking, dict) and isinstance(tracking.get("members"), list):
         out["tracking"] = {**tracking, "members": tracking["members"][a:b]}
+    end = _own_end(members) if len(job.runs) > 1 else None
+    if end is not None and isinstance(out.get("steps"), int) and end < out["steps"]:
+        out["steps"] = end
+        if "tracking" in out:
+            out["tracking"] = _tracking_until(out["tracking"], end)
     cfg = copy.deepcopy(job_metrics.get("config"))
     init = ((cfg or {}).get("model") or {}).get("init_args")
     if len(job.runs) > 1 and isinstance(init, dict):
