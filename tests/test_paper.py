@@ -183,9 +183,13 @@ def test_each_session_of_a_part_adds_its_wall_time(tmp_path, monkeypatch):
     whole = __import__("json").loads((tables / "fig1_2af.wall.json").read_text())
     assert [s["wall_s"] for s in whole["sessions"]] == [30.5, 12.0]
     assert whole["sessions"][0]["jobs"] == 2 and whole["sessions"][0]["networks_in_table"] == 7
+    import torch
+
     from rlnet.nets import fused
     assert whole["sessions"][0]["fused_kernels"] == (fused.library() is not None)
     assert isinstance(whole["sessions"][0]["cpu_model"], str)
+    assert whole["sessions"][0]["torch"] == torch.__version__
+    assert whole["sessions"][0]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert (tables / "fig1_2af.1-of-2.wall.json").is_file()
     assert P.wall_times(tables) == {"fig1_2af": pytest.approx(45.5)}
     ref = {"networks": 120, "steps": 10000, "n_hidden": 300, "seq_len": 8, "batch": 32, "minutes": [10.0, 20.0]}

@@ -144,7 +144,7 @@ def record_wall_time(tables: Path, part: str, shard: tuple[int, int], jobs: int,
     old.append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                 "wall_s": round(ended - started, 1), "jobs": jobs, "shard": f"{shard[0]}/{shard[1]}",
                 "networks_in_table": networks, "cpu_count": os.cpu_count(), "machine": platform.machine(),
-                "cpu_model": _cpu_model(), "fused_kernels": _fused_kernels()})
+                "cpu_model": _cpu_model(), "fused_kernels": _fused_kernels(), **_torch_build()})
     tables.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"part": part, "sessions": old}, indent=1) + "\n")
     return path
@@ -161,6 +161,14 @@ def _fused_kernels() -> bool:
     float32 rounding differ, and a network on the edge of divergence can end differently."""
     from rlnet.nets import fused
     return fused.library() is not None
+
+
+def _torch_build() -> dict[str, str]:
+    """torch's version and the SIMD level its CPU kernels dispatch to (the loss's exp and log, the
+    kernels' products): two runs that differ here may round differently (a first run and its
+    quiet re-timing differed in a few networks on an unrecorded host: paper/checks/)."""
+    import torch
+    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def _wall_records(folder: Path | None) -> list[tuple[str, str, list[dict[str, Any]]]]:
