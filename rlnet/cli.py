@@ -431,6 +431,10 @@ def _check_weight_memory(cfg: Namespace) -> None:
     dget = dinit.get if dinit is not None and hasattr(dinit, "get") else (lambda k, d=None: d)
     lazy = cfg.get("laziness")
     kt = lazy.get("kernel_trials") if lazy is not None and hasattr(lazy, "get") else None
+    # sMNIST's kernel covers the last step only: counting every step (28x the rows) refused a
+    # packed sMNIST job of 8 networks that needs 0.5 GB for its kernels, not 16
+    ks = lazy.get("kernel_steps") if lazy is not None and hasattr(lazy, "get") else None
+    ks = ks if ks in ("all", "last") else "all"
 
     def pos(v: object) -> int | None:
         return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
@@ -440,7 +444,8 @@ def _check_weight_memory(cfg: Namespace) -> None:
     T = _config_seq_len(data)
     for steps in sorted({1, T}):
         parts = fit_parts(n_params, E, N, seq_len=steps, batch_size=pos(dget("batch_size")),
-                          n_probe=pos(dget("n_probe")), kernel_trials=pos(kt), n_output=2, n_val=pos(dget("n_val")))
+                          n_probe=pos(dget("n_probe")), kernel_trials=pos(kt), n_output=2, n_val=pos(dget("n_val")),
+                          kernel_steps=ks)
         hint = _MEMORY_HINT
         if steps > 1:
             dt = dget("dt")

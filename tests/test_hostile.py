@@ -637,6 +637,29 @@ def test_a_million_small_networks_are_refused_before_their_weights_are_drawn(tmp
                        ["needs at least", "backpropagation through time", "available"])
 
 
+@pytest.mark.parametrize("steps", ["last", "all"])
+def test_the_first_memory_check_counts_the_kernel_steps_the_config_states(monkeypatch, steps):
+    """The config-only check is a lower bound of the run's memory: with sMNIST's kernel over the last
+    step (`laziness.kernel_steps: last`) eight networks with 200 kernel trials fit in 11.8 GB (their
+    kernels take 0.5 GB), as Figs. 14/15's packed jobs do; the same kernel over all 28 steps (16 GB
+    with two outputs) does not."""
+    from jsonargparse import Namespace
+
+    import rlnet.data  # the data class must be imported for its trial length
+
+    monkeypatch.setattr(rlnet.cli, "available_memory", lambda: int(11.8 * 2**30))
+    model = Namespace(class_path="rlnet.models.RNNModule", init_args=Namespace(n_members=8, n_hidden=300))
+    cfg = Namespace(model=model,
+                    data=Namespace(class_path="rlnet.data.MNISTDataModule",
+                                   init_args=Namespace(sequential=True, batch_size=200, n_probe=200, n_val=1000)),
+                    laziness=Namespace(kernel_trials=200, kernel_steps=steps))
+    if steps == "last":
+        rlnet.cli._check_weight_memory(cfg)
+    else:
+        with pytest.raises(rlnet.cli.UserError, match="tangent kernels"):
+            rlnet.cli._check_weight_memory(cfg)
+
+
 @pytest.mark.parametrize("cls, init", [
     ("rlnet.data.NeurogymDataModule", {"task": "dms"}),
     ("rlnet.data.NeurogymDataModule", {"task": "cxt", "dt": 20.0}),
