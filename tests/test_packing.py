@@ -96,6 +96,19 @@ def test_an_override_of_a_callback_in_the_list_packs_with_runs_that_give_it_alik
     assert [len(j.runs) for j in pack(model, processes=1)] == [1, 1]
 
 
+def test_a_runs_tracked_series_is_cut_where_it_ends_alone():
+    """Records before the run's end, then the job's next record under the end's step; a record that
+    is not rlnet's (steps that are not integers, a series of another length) is left as it is."""
+    from rlnet.experiments.packing import _tracking_until
+
+    t = {"every_n_steps": 100, "steps": [0, 100, 200, 300], "members": [{"ka": [1.0, 0.9, 0.8, 0.7], "odd": [1]}]}
+    assert _tracking_until(t, 150) == {"every_n_steps": 100, "steps": [0, 100, 150],
+                                       "members": [{"ka": [1.0, 0.9, 0.8], "odd": [1]}]}
+    assert _tracking_until(t, 200)["steps"] == [0, 100, 200]
+    bad = {"steps": [0, "x"], "members": [{"ka": [1.0, 2.0]}]}
+    assert _tracking_until(bad, 1) is bad
+
+
 def test_jobs_fill_the_cores_with_equal_network_steps():
     runs = _runs({"model.init_args.seed": {"values": list(range(8))}})
     jobs = pack(runs, processes=4)

@@ -331,12 +331,16 @@ def _tracking_until(tracking: dict, end: int) -> dict:
     record at or after ``end`` holds exactly the values of the record alone (the same weights, the
     same warm start of the eigenvalue iteration, from the record before)."""
     steps = tracking.get("steps")
-    if not isinstance(steps, list):
-        return tracking
+    if not isinstance(steps, list) or not all(isinstance(s, int) for s in steps):
+        return tracking  # not rlnet's record: left as it is
     keep = [i for i, s in enumerate(steps) if s < end]
     last = next((i for i, s in enumerate(steps) if s >= end), None)
     idx = keep + ([last] if last is not None else [])
-    members = [{name: [vals[i] for i in idx] for name, vals in m.items()} if isinstance(m, dict) else m
+
+    def cut(vals: Any) -> Any:
+        return [vals[i] for i in idx] if isinstance(vals, list) and len(vals) == len(steps) else vals
+
+    members = [{name: cut(vals) for name, vals in m.items()} if isinstance(m, dict) else m
                for m in tracking.get("members", [])]
     return {**tracking, "steps": [steps[i] for i in keep] + ([end] if last is not None else []), "members": members}
 
