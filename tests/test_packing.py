@@ -219,6 +219,22 @@ TINY = ["--trainer.max_steps=3", "--model.init_args.n_hidden=10", "--data.init_a
         "--checkpoint_every=0"]
 
 
+def _packed_and_alone(tmp_path, doc: dict) -> tuple[dict, dict]:
+    """The sweep ``doc`` run packed (one process) and with every run alone: its rows by run id, each way."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        assert main([str(path), "--out", str(tmp_path / "packed"), "--jobs", "1", "--progress", "false"]) == 0
+        assert main([str(path), "--out", str(tmp_path / "alone"), "--jobs", "2", "--progress", "false",
+                     "--pack", "false"]) == 0
+    finally:
+        os.chdir(cwd)
+    return tuple({r["run_id"]: r for r in ResultsDB(tmp_path / way / "results.db").rows()}
+                 for way in ("packed", "alone"))
+
+
 def test_packed_tracking_runs_equal_the_same_runs_alone(tmp_path):
     """Figs. 14/15's shape at a tiny size: the tracking callback after the accuracy stop, its kernel
     steps set by a list-element override. The runs pack into one process, and every run's row is
@@ -235,18 +251,7 @@ def test_packed_tracking_runs_equal_the_same_runs_alone(tmp_path):
                        "--trainer.max_steps=8", stop, "--config", "callbacks/kernel_tracking.yaml",
                        "--trainer.callbacks.init_args.kernel_steps", "last",
                        "--trainer.callbacks.init_args.every_n_steps", "3", "${args}"]}
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        assert main([str(path), "--out", str(tmp_path / "packed"), "--jobs", "1", "--progress", "false"]) == 0
-        assert main([str(path), "--out", str(tmp_path / "alone"), "--jobs", "2", "--progress", "false",
-                     "--pack", "false"]) == 0
-    finally:
-        os.chdir(cwd)
-    packed = {r["run_id"]: r for r in ResultsDB(tmp_path / "packed" / "results.db").rows()}
-    alone = {r["run_id"]: r for r in ResultsDB(tmp_path / "alone" / "results.db").rows()}
+    packed, alone = _packed_and_alone(tmp_path, doc)
     assert packed.keys() == alone.keys() and len(packed) == 4
     assert len({r["run_dir"] for r in packed.values()}) == 1
     ends = {}
@@ -274,18 +279,7 @@ def test_a_packed_run_equals_the_same_run_alone(tmp_path):
                           "model.init_args.connectivity.init_args.rank": {"values": [1, 10]}},
            "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml", *TINY,
                        "${args}"]}
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        assert main([str(path), "--out", str(tmp_path / "packed"), "--jobs", "1", "--progress", "false"]) == 0
-        assert main([str(path), "--out", str(tmp_path / "alone"), "--jobs", "2", "--progress", "false",
-                     "--pack", "false"]) == 0
-    finally:
-        os.chdir(cwd)
-    packed = {r["run_id"]: r for r in ResultsDB(tmp_path / "packed" / "results.db").rows()}
-    alone = {r["run_id"]: r for r in ResultsDB(tmp_path / "alone" / "results.db").rows()}
+    packed, alone = _packed_and_alone(tmp_path, doc)
     assert packed.keys() == alone.keys() and len(packed) == 4
     assert len({r["run_dir"] for r in packed.values()}) == 1  # one process trained all four
     assert len({r["run_dir"] for r in alone.values()}) == 4
