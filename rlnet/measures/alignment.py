@@ -24,11 +24,9 @@ def alignment(A: Tensor, B: Tensor, eps: float = 0.0) -> Tensor:
     batch, n = a.shape[:-1], a.shape[-1]
     # Matrix by matrix, one BLAS dot each (no M^2 temporary): a member of an ensemble gets the bits
     # it gets alone, where one batched product rounds differently from a single dot.
-    pairs = list(zip(a.reshape(-1, n), b.reshape(-1, n), strict=True))
-    num = torch.stack([torch.dot(x, y) for x, y in pairs]) if pairs else a.new_zeros(0)
-    den = torch.stack([torch.linalg.vector_norm(x) * torch.linalg.vector_norm(y) for x, y in pairs]) if pairs \
-        else a.new_zeros(0)
-    return (num / (den + eps)).reshape(batch).to(A.dtype)
+    vals = [torch.dot(x, y) / (torch.linalg.vector_norm(x) * torch.linalg.vector_norm(y) + eps)
+            for x, y in zip(a.reshape(-1, n), b.reshape(-1, n), strict=True)]
+    return (torch.stack(vals) if vals else a.new_zeros(0)).reshape(batch).to(A.dtype)
 
 
 def kernel_alignment(K_f: Tensor, K_0: Tensor) -> Tensor:
