@@ -97,6 +97,31 @@ def test_lightning_training_equals_hand_written_gradient_descent(tmp_path):
     torch.testing.assert_close(m.net.W_2.detach(), W_2h)
 
 
+def test_loss_tol_stops_each_member_as_if_alone(tmp_path):
+    """With ``loss_tol`` each member is frozen at its own step: through the CLI, every entry of its
+    ``metrics.json`` (``stopped_at_step``, the measures, the theory) equals the same network's run
+    alone, bit for bit, though its ensemble-mates stop at other steps."""
+    cfg = Path(__file__).resolve().parents[1] / "configs/linear_fig3b_partial.yaml"
+
+    def run(inits: list[str], seeds: list[int], out: Path) -> dict:
+        rc = main(["fit", "--config", str(cfg), "--trainer.default_root_dir", str(out),
+                   "--model.init_args.inits", json.dumps(inits), "--model.init_args.seeds", json.dumps(seeds),
+                   "--model.init_args.n_members", str(len(seeds)), "--model.init_args.n_hidden", "50",
+                   "--model.init_args.lr", "0.02", "--model.init_args.loss_tol", "1e-9",
+                   "--data.init_args.n_samples", "20", "--laziness.kernel_trials", "20", "--laziness.verbose", "false"])
+        assert rc == 0
+        return json.loads((out / "metrics.json").read_text())
+
+    inits, seeds = ["aligned", "partial", "svd:1"], [0, 1]
+    together = run(inits, seeds, tmp_path / "together")
+    stops = [m["stopped_at_step"] for m in together["members"]]
+    assert len(set(stops)) > 1 and together["steps"] == max(stops)
+    for e, (seed, init) in enumerate(itertools.product(seeds, inits)):
+        alone = run([init], [seed], tmp_path / f"alone{e}")
+        assert alone["steps"] == stops[e]
+        assert together["members"][e] == alone["members"][0]
+
+
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
 def test_shipped_linear_configs_run(config, tmp_path):
     rc = main(["fit", "--config", str(config), "--trainer.default_root_dir", str(tmp_path), "--trainer.max_steps", "3",

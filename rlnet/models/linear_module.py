@@ -12,10 +12,12 @@ from rlnet.connectivity.linear_student import first_layer, parse_init
 from rlnet.measures.alignment import alignment
 from rlnet.measures.tangent_kernel import empirical_ntk
 from rlnet.measures.theory import expected_alignment, final_kernel, linear_tangent_kernel, per_teacher_alignment
+from rlnet.models.divergence import freeze_members
 from rlnet.models.ensemble import EnsembleModule, check_distinct_members, check_sgd_args
 from rlnet.nets.linear import TwoLayerLinear, half_mse, linear_forward
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+NOT_CONVERGED = -1
 
 
 def _rows(x: Tensor) -> Tensor:
@@ -47,7 +49,10 @@ class LinearModule(EnsembleModule):
         lr, momentum: full-batch gradient descent on ``L = 1/(2m) sum_b (y_hat_b - y_b)^2``.
         seed, n_members, seeds: seeds ``seed .. seed + n_members - 1`` unless ``seeds`` lists them
             (``seed=None``: 0, or rlnet's CLI fills in ``seed_everything``).
-        loss_tol: stop training once every member's loss is below this (``None``: run ``max_steps``).
+        loss_tol: a member whose loss falls below this is frozen after that step's update (its
+            gradient and momentum zeroed from then on, :func:`~rlnet.models.divergence.freeze_members`),
+            so it ends with the weights and steps it would have alone (``stopped_at_step`` in
+            ``metrics.json``); the run stops when every member has (``None``: run ``max_steps``).
         precision: ``'float64'`` (default; the theory's O(sigma^2) terms are small) or ``'float32'``.
     """
 
@@ -93,6 +98,9 @@ class LinearModule(EnsembleModule):
                 raise ValueError(f"model.inits {spec!r}: rank exceeds min(n_hidden, n_input)={min(n_hidden, n_input)}")
         self.sigma, self.norm, self.lr, self.momentum, self.loss_tol = float(sigma), norm, lr, momentum, loss_tol
         self.net = TwoLayerLinear(n_input, n_hidden, n_output, len(self.members), DTYPES[precision])
+        # The step at which each member's loss first fell below loss_tol (-1: not yet); a buffer, so
+        # that a resumed run keeps its frozen members frozen.
+        self.register_buffer("converged_step", torch.full((len(self.members),), NOT_CONVERGED))
         self.needs_teacher = any(kind in ("aligned", "partial") for _, _, kind, _ in self.members)
         self.theory: list[dict] = [{} for _ in self.members]
         self._set_up = False
@@ -165,10 +173,23 @@ class LinearModule(EnsembleModule):
         if self._trainer is not None:
             if (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
                 self.log("train/loss", losses.detach().mean(), prog_bar=True)
-            if self.loss_tol is not None and bool((losses.detach() < self.loss_tol).all()):
+        if self.loss_tol is not None:
+            # Alone, a member whose loss is below tol takes this step's update, then its run stops:
+            # in the ensemble it is frozen from the next step on (on_before_optimizer_step).
+            newly = (losses.detach() < self.loss_tol) & (self.converged_step == NOT_CONVERGED)
+            self.converged_step.masked_fill_(newly, self.global_step)
+            if self._trainer is not None and bool((self.converged_step != NOT_CONVERGED).all()):
                 self.trainer.should_stop = True
         # Sum over members: each member's gradient is its own loss's gradient.
         return losses.sum()
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Freeze the members that reached ``loss_tol`` at an earlier step (zero gradient and
+        momentum: no update), so that each keeps the weights it ends with alone."""
+        if self.loss_tol is None:
+            return
+        keep = (self.converged_step == NOT_CONVERGED) | (self.converged_step == self.global_step)
+        freeze_members(list(self.net.parameters()), optimizer, keep)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum)
@@ -211,6 +232,9 @@ class LinearModule(EnsembleModule):
             info = {"seed": seed, "init": spec, "kind": kind, "sigma": self.sigma, "norm": self.norm}
             if rank is not None:
                 info["rank"] = rank
+            if self.loss_tol is not None:
+                c = int(self.converged_step[e])  # updates taken: the converging step's included
+                info["stopped_at_step"] = None if c == NOT_CONVERGED else c + 1
             info.update(self.theory[e])
             out.append(info)
         return out

@@ -14,9 +14,13 @@ from torch import Tensor, nn
 
 
 def linear_forward(W_1: Tensor, W_2: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
-    """``y = W_2 W_1 x`` for every member: returns ``(y (E, m, O), h (E, m, N))``."""
-    h = x.to(W_1) @ W_1.transpose(-1, -2)
-    return h @ W_2.transpose(-1, -2), h
+    """``y = W_2 W_1 x`` for every member: returns ``(y (E, m, O), h (E, m, N))``.
+
+    Member by member: a batched matmul rounds differently from a single one (the last bit in
+    float64), and a member must end with the bits it has alone, whatever its ensemble-mates."""
+    x = x.to(W_1)
+    h = torch.stack([x @ w.T for w in W_1.unbind(0)])
+    return torch.stack([a @ w.T for a, w in zip(h.unbind(0), W_2.unbind(0), strict=True)]), h
 
 
 def half_mse(y_hat: Tensor, y: Tensor) -> Tensor:
