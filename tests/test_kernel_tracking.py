@@ -44,6 +44,20 @@ def test_top_eigenpair_of_a_member_is_what_it_is_alone():
     assert lam2.shape == (2, 2) and v2.shape == (2, 2, 30)
 
 
+def test_top_eigenpair_of_a_diverged_kernel_is_nan_and_spares_its_mates():
+    """A kernel with an infinite or NaN entry (a diverged member's) gives NaN, where eigh would
+    raise; its ensemble-mates get their own pairs, and a NaN warm start is not used."""
+    g = torch.Generator().manual_seed(1)
+    A = torch.randn(3, 20, 5, generator=g, dtype=torch.float64)
+    K = A @ A.transpose(1, 2)
+    K[1, 0, 0], K[2, 3, 4] = float("inf"), float("nan")
+    lam, v = top_eigenpair(K)
+    assert torch.isnan(lam[1:]).all() and torch.isnan(v[1:]).all()
+    assert torch.equal(lam[0], top_eigenpair(K[0])[0])
+    nan_start = torch.full((20,), float("nan"), dtype=torch.float64)
+    assert torch.equal(top_eigenpair(K[0], v0=nan_start)[0], top_eigenpair(K[0])[0])
+
+
 def test_cli_tracking_preset_on_rnn_ensemble(tmp_path):
     run = tmp_path / "run"
     args = ["fit", "--config", "configs/dms_lowrank.yaml", "--config", "callbacks/kernel_tracking.yaml",

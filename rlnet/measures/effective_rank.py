@@ -48,7 +48,8 @@ def top_eigenpair(K: Tensor, v0: Tensor | None = None, tol: float = 1e-9, max_it
     kernel: a few matrix-vector products instead of a full ``eigvalsh``). Stops when the Rayleigh
     quotient changes by less than ``tol`` (relative); falls back to ``eigh`` if it does not within
     ``max_iter``. The Rayleigh quotient's error is second order in the vector's, so near-degenerate
-    top eigenvalues still give an accurate value.
+    top eigenvalues still give an accurate value. A kernel with a non-finite entry (a diverged
+    network's) gives NaN for both.
 
     Kernel by kernel: a member of an ensemble gets the bits it would get alone (a common stop would
     iterate every member as long as the slowest, and a batched matrix-vector product rounds
@@ -68,7 +69,10 @@ def top_eigenpair(K: Tensor, v0: Tensor | None = None, tol: float = 1e-9, max_it
         lam = torch.stack([p[0] for p in pairs]) if pairs else Kd.new_zeros(0)
         vec = torch.stack([p[1] for p in pairs]) if pairs else Kd.new_zeros(0, M)
         return lam.reshape(batch), vec.reshape(*batch, M)
-    v = torch.ones(Kd.shape[:-1], dtype=Kd.dtype, device=Kd.device) if v0 is None else v0.to(Kd).clone()
+    if not bool(torch.isfinite(Kd).all()):  # a diverged network's kernel: eigh would fail on it
+        return Kd.new_full((), float("nan")), Kd.new_full(Kd.shape[:-1], float("nan"))
+    fresh = v0 is None or not bool(torch.isfinite(v0).all())
+    v = torch.ones(Kd.shape[:-1], dtype=Kd.dtype, device=Kd.device) if fresh else v0.to(Kd).clone()
     v = v / v.norm()
     lam = torch.zeros((), dtype=Kd.dtype, device=Kd.device)
     for _ in range(max_iter):
