@@ -109,6 +109,21 @@ def test_a_runs_tracked_series_is_cut_where_it_ends_alone():
     assert _tracking_until(bad, 1) is bad
 
 
+def test_a_runs_own_end_is_its_last_stop_or_the_logging_step_after_its_last_divergence():
+    from rlnet.experiments.packing import _own_end
+
+    stopped = [{"stopped_at_step": 700, "diverged_step": None}, {"stopped_at_step": 400, "diverged_step": None}]
+    assert _own_end(stopped, 50) == 700
+    diverged = [{"stopped_at_step": None, "diverged_step": d} for d in (3, 73)]
+    assert _own_end(diverged, 50) == 100  # the first multiple of 50 after step 73
+    assert _own_end(diverged[:1], 50) == 50 and _own_end([{"diverged_step": 49}], 50) == 50
+    assert _own_end([{"diverged_step": 50}], 50) == 100 and _own_end([{"diverged_step": 5}], 0) == 6
+    # one network still training, or one stopped and one diverged: alone, the run goes on to the end
+    assert _own_end([diverged[0], {"diverged_step": None}], 50) is None
+    assert _own_end([stopped[0], diverged[0]], 50) is None
+    assert _own_end([], 50) is None
+
+
 def test_jobs_fill_the_cores_with_equal_network_steps():
     runs = _runs({"model.init_args.seed": {"values": list(range(8))}})
     jobs = pack(runs, processes=4)
@@ -268,6 +283,34 @@ def test_packed_tracking_runs_equal_the_same_runs_alone(tmp_path):
         assert pt["members"] == at["members"] and set(pt["members"][0]) >= {"kernel_alignment", "kernel_effective_rank"}
         ends[run_id] = (a["metrics"]["steps"], at["steps"])
     assert sorted(ends.values()) == [(2, [0, 2])] + [(8, [0, 3, 6, 8])] * 3  # the case this test is about
+
+
+def test_a_packed_run_whose_networks_all_diverged_ends_where_it_ends_alone(tmp_path):
+    """A run whose every network diverges (gain 1e12: non-finite at step 0) stops alone at the first
+    logging step after (3 here); packed, it is frozen while its job-mates train to 8. Its row says
+    what the run alone says: status, steps, every member entry and the tracked series (cut at 3)."""
+    doc = {"name": "tiny_diverging", "method": "grid",
+           "parameters": {"model.init_args.seed": {"values": [0, 1]},
+                          "model.init_args.connectivity.init_args.g": {"values": [1.25, 1.0e12]}},
+           "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml",
+                       *[t for t in TINY if not t.startswith("--trainer.max_steps")], "--trainer.max_steps=8",
+                       "--trainer.log_every_n_steps=3", "--config", "callbacks/kernel_tracking.yaml",
+                       "--trainer.callbacks.init_args.kernel_steps", "last",
+                       "--trainer.callbacks.init_args.every_n_steps", "3", "${args}"]}
+    packed, alone = _packed_and_alone(tmp_path, doc)
+    assert packed.keys() == alone.keys() and len(packed) == 4
+    assert len({r["run_dir"] for r in packed.values()}) == 1
+    ends = []
+    for run_id, a in alone.items():
+        p = packed[run_id]
+        assert p["status"] == a["status"]
+        # json.dumps: a diverged network's NaN measures compare equal as text
+        assert json.dumps(p["metrics"]["members"]) == json.dumps(a["metrics"]["members"])
+        assert p["metrics"]["steps"] == a["metrics"]["steps"]
+        assert json.dumps(p["metrics"]["tracking"]["steps"]) == json.dumps(a["metrics"]["tracking"]["steps"])
+        assert json.dumps(p["metrics"]["tracking"]["members"]) == json.dumps(a["metrics"]["tracking"]["members"])
+        ends.append((a["status"], a["metrics"]["steps"], a["metrics"]["tracking"]["steps"]))
+    assert sorted(ends) == [("diverged", 3, [0, 3])] * 2 + [("ok", 8, [0, 3, 6, 8])] * 2  # the case tested
 
 
 def test_a_packed_run_equals_the_same_run_alone(tmp_path):

@@ -37,6 +37,7 @@ from rlnet.resources import resolve as resolve_shipped
 PACKABLE = ("rlnet.models.RNNModule", "rlnet.models.rnn_module.RNNModule")
 NULL_STRUCTURE = {"class_path": "rlnet.connectivity.Null"}
 DEFAULT_MAX_MEMBERS = 20  # the grid's jobs: 1.45 GiB peak at N = 300
+LIGHTNING_LOG_EVERY = 50  # Trainer(log_every_n_steps=None)'s
 
 
 @dataclass
@@ -315,14 +316,22 @@ def pack(runs: list, processes: int = 1, max_members: int = DEFAULT_MAX_MEMBERS,
     return sorted(jobs, key=lambda j: -j.cost)
 
 
-def _own_end(members: list[dict]) -> int | None:
-    """The step at which a run whose every network reached its target accuracy ends alone
-    (:class:`~rlnet.callbacks.StopAtAccuracy` stops a run when all its members have stopped), or
-    ``None``: in a job its networks are frozen there while their job-mates train on."""
+def _own_end(members: list[dict], log_every: int) -> int | None:
+    """The step at which a run ends alone where it ends before its job, else ``None``; in a job its
+    networks are frozen there while their job-mates train on.
+
+    Every network stopped (``stopped_at_step``: :class:`~rlnet.callbacks.StopAtAccuracy`, or
+    ``LinearModule``'s ``loss_tol``): the run stops when its last one does. Every network diverged
+    (``diverged_step``, the RNN's): it stops at the first logging step (``log_every``) after the last
+    divergence, ``RNNModule.on_train_batch_end``."""
     stops = [m.get("stopped_at_step") for m in members]
-    if not stops or not all(isinstance(s, int) for s in stops):
-        return None
-    return max(stops)
+    if stops and all(isinstance(s, int) for s in stops):
+        return max(stops)
+    diverged = [m.get("diverged_step") for m in members]
+    if diverged and all(isinstance(d, int) for d in diverged):
+        every = max(1, log_every)
+        return every * ((max(diverged) + every) // every)  # the first multiple of `every` > the last
+    return None
 
 
 def _tracking_until(tracking: dict, end: int) -> dict:
@@ -364,7 +373,9 @@ def run_metrics(job_metrics: dict, job: Job, k: int) -> dict:
     tracking = job_metrics.get("tracking")
     if isinstance(tracking, dict) and isinstance(tracking.get("members"), list):
         out["tracking"] = {**tracking, "members": tracking["members"][a:b]}
-    end = _own_end(members) if len(job.runs) > 1 else None
+    log_every = ((job_metrics.get("config") or {}).get("trainer") or {}).get("log_every_n_steps")
+    end = _own_end(members, log_every if isinstance(log_every, int) else LIGHTNING_LOG_EVERY) \
+        if len(job.runs) > 1 else None
     if end is not None and isinstance(out.get("steps"), int) and end < out["steps"]:
         out["steps"] = end
         if "tracking" in out:

@@ -140,6 +140,12 @@ class RNNModule(EnsembleModule):
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.dale is not None:  # after the optimiser step: project back onto Dale's law
             self.dale.apply_(self.net.W_h, self.net.W_o, self.dale_signs)
+        # Every member diverged: end the run cleanly (metrics.json says so) at the first logging step
+        # after the last divergence, whether a loss or a gradient showed it (both are marked by now),
+        # so the end is a function of the members' diverged_step alone (the packer recomputes it).
+        if self._trainer is not None and self.global_step % max(1, self.trainer.log_every_n_steps) == 0 \
+                and not bool((self.diverged_step == divergence.NOT_DIVERGED).any()):
+            self.trainer.should_stop = True
 
     # ---- training ---------------------------------------------------------------------------
     def member_losses(self, y_hat: Tensor, y: Tensor) -> Tensor:
@@ -169,8 +175,6 @@ class RNNModule(EnsembleModule):
         alive = self.diverged_step == divergence.NOT_DIVERGED
         # Logging costs ~0.3 ms a call (and a device sync): only on the logging steps.
         if self._trainer is not None and (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
-            if not alive.any():  # every member diverged: end the run cleanly, metrics.json says so
-                self.trainer.should_stop = True
             self.log("train/loss", losses.detach()[alive].mean(), prog_bar=True)
         # Sum over live members: each member's gradient is exactly its own loss's gradient, and a
         # diverged member's NaN never reaches the others.
