@@ -105,6 +105,9 @@ CLI_CASES = [
     ("override momentum .nan", lambda c: [MODEL + "momentum", ".nan"], ["momentum"]),
     ("override g .inf", lambda c: [CONN, "rlnet.connectivity.SVDRank", f"{CONN}.init_args.g", ".inf"],
      ["connectivity.g", "finite", "inf"]),
+    ("override g 1e30 (finite, overflows float32)",
+     lambda c: [CONN, "rlnet.connectivity.SVDRank", f"{CONN}.init_args.g", "1e30", f"{CONN}.init_args.rank", "1"],
+     ["model.connectivity", "g=1e+30", "non-finite initial W_h", "smaller gain"]),
     ("override repeated seed", lambda c: [MODEL + "seeds", "[3, 3]"], ["model.seeds", "repeats seed 3"]),
     ("repeated structure and seed (zip)", lambda c: [MODEL + "connectivities", "[rlnet.connectivity.Null, "
                                                      "rlnet.connectivity.Null]", MODEL + "pairing", "zip",

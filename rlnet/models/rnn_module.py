@@ -126,7 +126,11 @@ class RNNModule(EnsembleModule):
         with torch.no_grad():
             for e, s in enumerate(self.seeds):
                 gen = torch.Generator().manual_seed(int(s))
-                self.net.W_h[e].copy_(self.member_connectivity[e](N, gen))
+                W_h = self.member_connectivity[e](N, gen)
+                if not bool(torch.isfinite(W_h).all()):  # e.g. a finite but huge gain overflows float32
+                    raise ValueError(f"model.connectivity {self.member_connectivity[e]!r} gives a non-finite initial "
+                                     f"W_h at N={N} (member {e}, seed {s}); use a smaller gain")
+                self.net.W_h[e].copy_(W_h)
                 self.net.W_x[e].copy_(torch_default_linear_(torch.empty_like(self.net.W_x[e], device="cpu"), gen))
                 self.net.W_o[e].copy_(torch_default_linear_(torch.empty_like(self.net.W_o[e], device="cpu"), gen))
         if self.dale is not None:
