@@ -66,3 +66,35 @@ def test_the_probe_counts_its_images_not_its_single_time_step():
     m = MLPModule(n_input=784, n_output=10, n_hidden=16, rank=2)
     x = torch.zeros(1, 37, 784)
     assert LazinessProtocol(m).n_trials(x) == 37
+
+
+def test_targets_are_in_the_kernels_row_order():
+    """``y^T K y`` with the module's targets equals ``||d/dW_1 sum_b y_hat[b, label_b]||^2``
+    by autograd, which holds only if target k of trial b sits on the kernel's row (b, k)."""
+    m = MLPModule(n_input=12, n_output=4, n_hidden=9, rank=3, seeds=[0, 1]).double()
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 6, 12, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 4, (1, 6), generator=g)
+    K, t = m.laziness_kernel(x, params="W_1"), m.laziness_targets(y)
+    assert t.shape == (6 * 4,) and t.sum() == 6
+    picked = m.net(x)[0][:, -1].gather(-1, y[-1].expand(2, 6).unsqueeze(-1)).sum((1, 2))  # (E,)
+    for e in range(2):
+        (grad,) = torch.autograd.grad(picked[e], m.net.W_1, retain_graph=True)
+        assert torch.allclose(t @ K[e] @ t, grad[e].pow(2).sum(), rtol=1e-12)
+
+
+def test_cli_tracking_preset_on_the_mlp(tmp_path):
+    """The kernel-tracking preset runs on the Fig. 4B network (it needed the module's targets)."""
+    import json
+
+    from rlnet.cli import main
+
+    run = tmp_path / "run"
+    assert main(["fit", "--config", "configs/mnist_ff_lowrank.yaml", "--config", "callbacks/kernel_tracking.yaml",
+                 "--trainer.max_steps", "4", "--trainer.callbacks.init_args.every_n_steps", "2",
+                 "--model.init_args.n_hidden", "16", "--data.init_args.n_probe", "8", "--laziness.kernel_trials", "8",
+                 "--trainer.callbacks.init_args.kernel_trials", "8", "--trainer.default_root_dir", str(run)]) == 0
+    tr = json.loads((run / "metrics.json").read_text())["tracking"]
+    assert tr["steps"] == [0, 2, 4]
+    for m in tr["members"]:
+        assert all(0.0 < a <= 1.0 for a in m["task_alignment"]) and m["kernel_alignment"][0] == pytest.approx(1.0)

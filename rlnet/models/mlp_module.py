@@ -115,6 +115,12 @@ class MLPModule(EnsembleModule):
                              implementation="structured")
 
     @torch.no_grad()
+    def laziness_targets(self, y: Tensor, steps: str = "last") -> Tensor:
+        """One-hot labels ``(B*O,)`` in the kernel's row order ``(b, k)`` (task and label alignment
+        of :class:`~rlnet.callbacks.KernelTrackingCallback`); ``y`` is ``(1, B)``."""
+        return F.one_hot(y[-1].long(), self.net.W_2.shape[1]).to(self.net.W_2.dtype).reshape(-1)
+
+    @torch.no_grad()
     def laziness_scores(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         y_hat, _ = self.net(x)
         return {"loss": self.member_losses(y_hat, y), "accuracy": self.member_accuracy(y_hat, y)}
