@@ -83,3 +83,41 @@ def test_cli_tracking_preset_on_rnn_ensemble(tmp_path):
     for m, f in zip(tr["members"], out["members"]):
         for key in ("weight_change_norm", "kernel_alignment", "representation_alignment"):
             assert m[key][-1] == pytest.approx(f[key], rel=1e-6)
+
+
+TRACK_TINY = ["--config", "callbacks/kernel_tracking.yaml", "--trainer.max_steps", "4",
+              "--trainer.callbacks.init_args.every_n_steps", "2", "--trainer.callbacks.init_args.kernel_trials", "4",
+              "--laziness.kernel_trials", "4", "--trainer.enable_progress_bar", "false"]
+# Every model kind rlnet ships, each with the loss it trains on, and a learning rate that blows it up.
+MODEL_KINDS = {
+    "rnn_neurogym": (["--config", "configs/dms_lowrank.yaml", "--model.init_args.n_hidden", "12",
+                      "--data.init_args.n_probe", "8"], "1e9"),
+    "rnn_smnist_last_step": (["--config", "configs/smnist_lowrank.yaml", "--model.init_args.n_hidden", "12",
+                              "--data.init_args.batch_size", "8", "--data.init_args.n_probe", "8"], "1e9"),
+    # N = 40: at N = 12 the rank-1 start's 50-step activity already overflows
+    "rnn_pattern_mse": (["--config", "configs/pattern_lowrank.yaml", "--model.init_args.n_hidden", "40"], "1e9"),
+    "mlp_mnist": (["--config", "configs/mnist_ff_lowrank.yaml", "--model.init_args.n_hidden", "12",
+                   "--data.init_args.batch_size", "8", "--data.init_args.n_probe", "8"], "1e35"),  # 1e8: silent
+    "linear": (["--config", "configs/linear_fig4a_d2.yaml", "--model.init_args.n_hidden", "12",
+                "--model.init_args.n_members", "2", "--data.init_args.n_samples", "8"], "1e3"),
+}
+
+
+@pytest.mark.parametrize("diverge", [False, True], ids=["learns", "diverges"])
+@pytest.mark.parametrize("kind", sorted(MODEL_KINDS))
+def test_tracking_runs_on_every_model_kind_learning_or_diverging(tmp_path, kind, diverge):
+    """The tracking preset on each shipped model kind, and the same run blown up by its learning
+    rate: it ends cleanly (exit 0, metrics.json with every record), a diverged network is flagged
+    and never crashes a kernel measure, and a learning one's series start where they must."""
+    args, bad_lr = MODEL_KINDS[kind]
+    run = tmp_path / "run"
+    lr = ["--model.init_args.lr", bad_lr] if diverge else []
+    assert main(["fit", *args, *TRACK_TINY, *lr, "--trainer.default_root_dir", str(run)]) == 0
+    out = json.loads((run / "metrics.json").read_text())
+    assert out["tracking"]["steps"] == [0, 2, 4]
+    assert all(m["diverged"] is diverge for m in out["members"])
+    for m in out["tracking"]["members"]:
+        assert len(m["kernel_alignment"]) == 3 and m["weight_change_norm"][0] == 0.0
+        if not diverge:
+            assert m["kernel_alignment"][0] == pytest.approx(1.0)
+            assert all(0.0 < a <= 1.0 + 1e-9 for a in m["task_alignment"])
