@@ -97,29 +97,45 @@ def test_lightning_training_equals_hand_written_gradient_descent(tmp_path):
     torch.testing.assert_close(m.net.W_2.detach(), W_2h)
 
 
+def _fit_to_tol(out: Path, inits: list[str], seeds: list[int], *extra: str) -> dict:
+    """A small Fig. 3B run to ``loss_tol`` 1e-9 through the CLI; its ``metrics.json``."""
+    cfg = Path(__file__).resolve().parents[1] / "configs/linear_fig3b_partial.yaml"
+    rc = main(["fit", "--config", str(cfg), "--trainer.default_root_dir", str(out),
+               "--model.init_args.inits", json.dumps(inits), "--model.init_args.seeds", json.dumps(seeds),
+               "--model.init_args.n_members", str(len(seeds)), "--model.init_args.n_hidden", "50",
+               "--model.init_args.lr", "0.02", "--model.init_args.loss_tol", "1e-9",
+               "--data.init_args.n_samples", "20", "--laziness.kernel_trials", "20", "--laziness.verbose", "false",
+               *extra])
+    assert rc == 0
+    return json.loads((out / "metrics.json").read_text())
+
+
+TOL_INITS, TOL_SEEDS = ["aligned", "partial", "svd:1"], [0, 1]
+
+
 def test_loss_tol_stops_each_member_as_if_alone(tmp_path):
     """With ``loss_tol`` each member is frozen at its own step: through the CLI, every entry of its
     ``metrics.json`` (``stopped_at_step``, the measures, the theory) equals the same network's run
     alone, bit for bit, though its ensemble-mates stop at other steps."""
-    cfg = Path(__file__).resolve().parents[1] / "configs/linear_fig3b_partial.yaml"
-
-    def run(inits: list[str], seeds: list[int], out: Path) -> dict:
-        rc = main(["fit", "--config", str(cfg), "--trainer.default_root_dir", str(out),
-                   "--model.init_args.inits", json.dumps(inits), "--model.init_args.seeds", json.dumps(seeds),
-                   "--model.init_args.n_members", str(len(seeds)), "--model.init_args.n_hidden", "50",
-                   "--model.init_args.lr", "0.02", "--model.init_args.loss_tol", "1e-9",
-                   "--data.init_args.n_samples", "20", "--laziness.kernel_trials", "20", "--laziness.verbose", "false"])
-        assert rc == 0
-        return json.loads((out / "metrics.json").read_text())
-
-    inits, seeds = ["aligned", "partial", "svd:1"], [0, 1]
-    together = run(inits, seeds, tmp_path / "together")
+    together = _fit_to_tol(tmp_path / "together", TOL_INITS, TOL_SEEDS)
     stops = [m["stopped_at_step"] for m in together["members"]]
     assert len(set(stops)) > 1 and together["steps"] == max(stops)
-    for e, (seed, init) in enumerate(itertools.product(seeds, inits)):
-        alone = run([init], [seed], tmp_path / f"alone{e}")
+    for e, (seed, init) in enumerate(itertools.product(TOL_SEEDS, TOL_INITS)):
+        alone = _fit_to_tol(tmp_path / f"alone{e}", [init], [seed])
         assert alone["steps"] == stops[e]
         assert together["members"][e] == alone["members"][0]
+
+
+def test_loss_tol_frozen_members_stay_frozen_when_resumed(tmp_path):
+    """Cut at step 200 (five of six members frozen, one still training), then resumed from the last
+    checkpoint: the same metrics.json, bit for bit, as the run never cut."""
+    ref = _fit_to_tol(tmp_path / "ref", TOL_INITS, TOL_SEEDS)
+    ckpt = ["--trainer.enable_checkpointing", "true", "--checkpoint_every", "50"]
+    cut = _fit_to_tol(tmp_path / "cut", TOL_INITS, TOL_SEEDS, *ckpt, "--trainer.max_steps", "200")
+    frozen = [m["stopped_at_step"] for m in cut["members"]]
+    assert cut["steps"] == 200 and None in frozen and sum(s is not None for s in frozen) >= 2
+    resumed = _fit_to_tol(tmp_path / "cut", TOL_INITS, TOL_SEEDS, *ckpt, "--ckpt_path", "last")
+    assert resumed["steps"] == ref["steps"] > 200 and resumed["members"] == ref["members"]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
