@@ -267,3 +267,17 @@ def test_cli_theorem1_setting_records_eq14(tmp_path):
         assert mem["final_loss"] < 1e-12
         assert abs(mem["kernel_alignment"] - mem["eq14_alignment"]) < 1e-4
         assert abs(mem["kernel_alignment"] - mem["theory_kernel_alignment"]) < 1e-4
+
+
+@pytest.mark.parametrize("per_member", [False, True], ids=["shared inputs", "inputs per member"])
+def test_linear_forward_is_w2_w1_x_for_each_member(per_member):
+    from rlnet.nets.linear import linear_forward
+
+    g = torch.Generator().manual_seed(0)
+    W_1, W_2 = torch.randn(3, 5, 4, generator=g, dtype=DT), torch.randn(3, 2, 5, generator=g, dtype=DT)
+    x = torch.randn(*((3,) if per_member else ()), 6, 4, generator=g, dtype=DT)
+    y, h = linear_forward(W_1, W_2, x)
+    for e in range(3):
+        xe = x[e] if per_member else x
+        torch.testing.assert_close(h[e], xe @ W_1[e].T, rtol=1e-14, atol=0)
+        torch.testing.assert_close(y[e], xe @ W_1[e].T @ W_2[e].T, rtol=1e-14, atol=0)

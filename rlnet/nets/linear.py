@@ -14,12 +14,14 @@ from torch import Tensor, nn
 
 
 def linear_forward(W_1: Tensor, W_2: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
-    """``y = W_2 W_1 x`` for every member: returns ``(y (E, m, O), h (E, m, N))``.
+    """``y = W_2 W_1 x`` for every member, ``x`` ``(m, d)`` (shared) or ``(E, m, d)``: returns
+    ``(y (E, m, O), h (E, m, N))``.
 
     Member by member: a batched matmul rounds differently from a single one (the last bit in
     float64), and a member must end with the bits it has alone, whatever its ensemble-mates."""
     x = x.to(W_1)
-    h = torch.stack([x @ w.T for w in W_1.unbind(0)])
+    xs = x.unbind(0) if x.dim() == 3 else [x] * W_1.shape[0]
+    h = torch.stack([a @ w.T for a, w in zip(xs, W_1.unbind(0), strict=True)])
     return torch.stack([a @ w.T for a, w in zip(h.unbind(0), W_2.unbind(0), strict=True)]), h
 
 
