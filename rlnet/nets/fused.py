@@ -8,7 +8,10 @@ The sources ship with the package. The first call compiles them with the machine
 ``$XDG_CACHE_HOME/rlnet`` or ``~/.cache/rlnet`` (a temporary directory if that is not writable),
 keyed by the sources' hash, the compiler's version and the CPU's flags. Without a compiler, without
 AVX-512, or with ``RLNET_FUSED=0``, :func:`library` returns ``None`` and :mod:`rlnet.nets.bptt`
-runs its torch path, which gives the same results more slowly (``benchmarks/bench_training.py``);
+runs its torch path, more slowly (``benchmarks/bench_training.py``), equal to float32 rounding per
+step (``tests/test_fused_rnn.py``) but not bit for bit: over 10,000 steps that rounding moves a
+network's KA by up to tens of percent and can send one near a plateau to another outcome
+(``paper/checks/fused_vs_torch_path.txt``), so runs on the two paths compare only over seeds.
 :class:`rlnet.models.member_sgd.MemberSGD` then runs torch's SGD and a separate check.
 """
 
