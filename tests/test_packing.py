@@ -232,6 +232,10 @@ def test_fig1_sweeps_pack_like_the_grid():
 TINY = ["--trainer.max_steps=3", "--model.init_args.n_hidden=10", "--data.init_args.n_probe=8",
         "--data.init_args.batch_size=4", "--laziness.kernel_trials=4", "--trainer.val_check_interval=3",
         "--checkpoint_every=0"]
+# The tracking tests: 8 steps, the tracking preset every 3 steps on the last step's kernel.
+TINY_8 = [*(t for t in TINY if not t.startswith("--trainer.max_steps")), "--trainer.max_steps=8"]
+TRACK_EVERY_3 = ["--config", "callbacks/kernel_tracking.yaml", "--trainer.callbacks.init_args.kernel_steps", "last",
+                 "--trainer.callbacks.init_args.every_n_steps", "3"]
 
 
 def _packed_and_alone(tmp_path, doc: dict) -> tuple[dict, dict]:
@@ -258,14 +262,11 @@ def test_packed_tracking_runs_equal_the_same_runs_alone(tmp_path):
     job-mates train to step 8), the steps alone (2) and the series alone (records at 0 and 2)."""
     stop = ('--trainer.callbacks=[{"class_path": "rlnet.callbacks.StopAtAccuracy", '
             '"init_args": {"target": 0.6, "every_n_steps": 2, "source": "probe"}}]')
-    tiny = [t for t in TINY if not t.startswith("--trainer.max_steps")]
     doc = {"name": "tiny_tracking", "method": "grid",
            "parameters": {"model.init_args.seed": {"values": [0, 1]},
                           "model.init_args.connectivity.init_args.rank": {"values": [1, 10]}},
-           "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml", *tiny,
-                       "--trainer.max_steps=8", stop, "--config", "callbacks/kernel_tracking.yaml",
-                       "--trainer.callbacks.init_args.kernel_steps", "last",
-                       "--trainer.callbacks.init_args.every_n_steps", "3", "${args}"]}
+           "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml", *TINY_8,
+                       stop, *TRACK_EVERY_3, "${args}"]}
     packed, alone = _packed_and_alone(tmp_path, doc)
     assert packed.keys() == alone.keys() and len(packed) == 4
     assert len({r["run_dir"] for r in packed.values()}) == 1
@@ -292,11 +293,8 @@ def test_a_packed_run_whose_networks_all_diverged_ends_where_it_ends_alone(tmp_p
     doc = {"name": "tiny_diverging", "method": "grid",
            "parameters": {"model.init_args.seed": {"values": [0, 1]},
                           "model.init_args.connectivity.init_args.g": {"values": [1.25, 1.0e12]}},
-           "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml",
-                       *[t for t in TINY if not t.startswith("--trainer.max_steps")], "--trainer.max_steps=8",
-                       "--trainer.log_every_n_steps=3", "--config", "callbacks/kernel_tracking.yaml",
-                       "--trainer.callbacks.init_args.kernel_steps", "last",
-                       "--trainer.callbacks.init_args.every_n_steps", "3", "${args}"]}
+           "command": ["${env}", "python", "-m", "rlnet", "fit", "--config", "configs/2af_lowrank.yaml", *TINY_8,
+                       "--trainer.log_every_n_steps=3", *TRACK_EVERY_3, "${args}"]}
     packed, alone = _packed_and_alone(tmp_path, doc)
     assert packed.keys() == alone.keys() and len(packed) == 4
     assert len({r["run_dir"] for r in packed.values()}) == 1
