@@ -103,6 +103,12 @@ class Connectivity:
         self.match_norm = bool(match_norm)
         self.normalize = normalize
 
+    @classmethod
+    def canonical_args(cls, init_args: dict, n: int) -> dict:
+        """``init_args`` in the one spelling of the draw they give at size ``n`` (two spellings of one
+        draw then compare equal: :mod:`rlnet.experiments.reuse`). The base class knows no synonyms."""
+        return dict(init_args)
+
     @property
     def normalization(self) -> str:
         """The rescaling actually applied: ``normalize``, or ``'none'`` when ``match_norm`` is off."""

@@ -75,6 +75,14 @@ class SVDRank(Connectivity):
         self.rank = None if rank is None else int(rank)
         self.base = base
 
+    @classmethod
+    def canonical_args(cls, init_args: dict, n: int) -> dict:
+        """A rank equal to ``n`` keeps the full draw, as ``rank=None`` does (:func:`svd_low_rank`)."""
+        out = dict(init_args)
+        if out.get("rank") == n:
+            out["rank"] = None
+        return out
+
     def check(self, n: int) -> None:
         if self.rank is not None and self.rank > n:
             raise ValueError(f"connectivity.rank={self.rank} exceeds the network size n_hidden={n}")

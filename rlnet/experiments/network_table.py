@@ -84,6 +84,9 @@ def network_rows(metrics: dict, part: str, run_id: str = "", params: dict | None
         if settings.get("probe_trials") is not None:
             row["probe_trials"] = settings["probe_trials"]
         row["steps"] = metrics.get("steps")
+        origin = metrics.get("reused_from")
+        if isinstance(origin, dict):  # trained once by another part (rlnet.experiments.reuse)
+            row["reused_from"] = f"{origin.get('part')}:{origin.get('run_id')}"
         if e < len(tr_members) and isinstance(tr_members[e], dict):
             for k, series in tr_members[e].items():
                 vals = [x for x in series if isinstance(x, (int, float))] if isinstance(series, list) else []

@@ -50,12 +50,31 @@ class Part:
     model: str = "rnn"
     prepare: dict[str, Any] | None = None
     max_members: int | None = None  # networks per packed process at most (the sweep driver's default if None)
+    reuse: list[dict[str, Any]] = field(default_factory=list)  # [{part, networks}]: rlnet.experiments.reuse
+
+    @property
+    def trained(self) -> int:
+        """Networks this part trains itself: its networks less those other parts train for it."""
+        return self.networks - sum(int(r["networks"]) for r in self.reuse)
 
 
 def _resolve(path: str | Path) -> Path:
     """``path`` as given if it exists (relative to the working directory), else in the checkout."""
     p = Path(path)
     return p if p.exists() or p.is_absolute() else ROOT / p
+
+
+def _parse_reuse(raw: Any, networks: int, where: str) -> list[dict[str, Any]]:
+    """``reuse``: one ``{part: NAME, networks: K}`` or a list of them, each part once, the Ks summing
+    to at most the part's networks (``ValueError`` otherwise)."""
+    items = [] if raw is None else [raw] if isinstance(raw, dict) else raw
+    ok = isinstance(items, list) and all(
+        isinstance(r, dict) and isinstance(r.get("part"), str) and isinstance(r.get("networks"), int)
+        and not isinstance(r.get("networks"), bool) and r["networks"] >= 1 for r in items)
+    if not ok or sum(r["networks"] for r in items) > networks or len({r["part"] for r in items}) != len(items):
+        raise ValueError(f"{where} must be a list of {{part: NAME, networks: K}}, each part once, each K >= 1, "
+                         f"the Ks at most the part's {networks} networks; got {raw!r}")
+    return [{"part": r["part"], "networks": r["networks"]} for r in items]
 
 
 def load_paper(path: str | Path = PAPER_FILE) -> tuple[dict[str, Any], list[Part]]:
@@ -75,23 +94,31 @@ def load_paper(path: str | Path = PAPER_FILE) -> tuple[dict[str, Any], list[Part
         cap = d.get("max_members")
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
             raise ValueError(f"paper file {p}: parts[{i}].max_members must be an integer >= 1, got {cap!r}")
+        reuse = _parse_reuse(d.get("reuse"), int(d["networks"]), f"paper file {p}: parts[{i}].reuse")
         parts.append(Part(d["name"], d["sweep"], str(d["figure"]), int(d["networks"]), int(d["steps"]),
                           [int(x) for x in (n if isinstance(n, list) else [n])], d.get("seq_len"), d.get("batch"),
-                          d.get("model", "rnn"), d.get("prepare"), cap))
+                          d.get("model", "rnn"), d.get("prepare"), cap, reuse))
     names = [q.name for q in parts]
     if len(set(names)) != len(names):
         raise ValueError(f"paper file {p}: part names repeat")
+    by_name = {q.name: q for q in parts}
+    for q in parts:
+        for r in q.reuse:
+            src = by_name.get(r["part"])
+            if src is None or src is q or src.reuse:
+                raise ValueError(f"paper file {p}: part {q.name} reuses {r['part']!r}, which must be another "
+                                 "part that reuses none itself")
     return raw.get("reference") or {}, parts
 
 
 def work_in_grids(part: Part, ref: dict[str, Any]) -> float | None:
-    """The part's work in units of the reference grid: networks x steps x N^2 x seq_len x batch over the
-    reference's (the recurrent matmuls forward and back, which dominate an RNN step); None for parts
-    that are not RNNs."""
+    """The part's work in units of the reference grid: networks trained x steps x N^2 x seq_len x batch
+    over the reference's (the recurrent matmuls forward and back, which dominate an RNN step; networks
+    another part trains for it count there); None for parts that are not RNNs."""
     if part.model != "rnn" or not part.n_hidden or part.seq_len is None or part.batch is None:
         return None
     n2 = sum(n * n for n in part.n_hidden) / len(part.n_hidden)
-    work = part.networks * part.steps * n2 * part.seq_len * part.batch
+    work = part.trained * part.steps * n2 * part.seq_len * part.batch  # reused networks cost nothing here
     return work / (ref["networks"] * ref["steps"] * ref["n_hidden"] ** 2 * ref["seq_len"] * ref["batch"])
 
 
@@ -116,7 +143,7 @@ def projection_minutes(part: Part, parts: list[Part], walls: dict[str, float], d
     for q in parts:
         same = (q.model, q.n_hidden, q.seq_len, q.batch) == (part.model, part.n_hidden, part.seq_len, part.batch)
         if same and q.name != part.name and q.name in walls and done.get(q.name, 0) >= q.networks:
-            share = part.networks * part.steps / (q.networks * q.steps)
+            share = part.trained * part.steps / (q.trained * q.steps)
             return walls[q.name] / 60 * share, q.name
     return None
 
@@ -326,8 +353,9 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path, checks: P
                 rest = [rest[0] + lo_hi[0], rest[1] + lo_hi[1]]
         n = done.get(p.name, 0)
         mark = "" if n >= p.networks else (" (missing)" if n == 0 else " (partial)")
-        lines.append(f"| {p.name} | {p.figure} | {n} / {p.networks}{mark} | "
-                     + (f"{work:.2f}" if work is not None else "") + " | "
+        shared = "; ".join(f"{r['networks']} trained by {r['part']}" for r in p.reuse)
+        lines.append(f"| {p.name} | {p.figure} | {n} / {p.networks}{mark}" + (f" ({shared})" if shared else "")
+                     + " | " + (f"{work:.2f}" if work is not None else "") + " | "
                      + (f"{est[0]:.1f}-{est[1]:.1f}" if est else f"no measured rate ({p.model})")
                      + (f"; {proj[0]:.0f} scaled from {proj[1]}'s measured time" if proj else "") + " | "
                      + (f"{walls[p.name] / 60:.1f}" if p.name in walls else "") + " |"
@@ -363,9 +391,12 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path, checks: P
                      f"place of their first runs', the parts measured take {with_again / 60:.0f} minutes "
                      f"({with_again / 3600:.1f} h{r}). Their tables stay the first runs'.")
     if grids:
+        reused = sum(p.networks - p.trained for p in parts)
         lines.append(f"\nWork: the RNN parts are {grids:.1f} times the reference grid's work, so at the "
                      f"grid's own rate they alone take {grids:.1f} times its wall time; the parts with no "
-                     "estimate and each process's start and final kernels come on top.")
+                     "estimate and each process's start and final kernels come on top."
+                     + (f" {reused} networks that two parts ask for are trained once and counted in the part "
+                        "that trains them ('reuse' in the paper file)." if reused else ""))
     if any(p.name not in walls for p in parts):
         lo, hi = measured / 60 + rest[0], measured / 60 + rest[1]
         lines.append(f"\nThe whole paper, projected: {lo:.0f}-{hi:.0f} minutes ({lo / 60:.1f}-{hi / 60:.1f} h): "
@@ -382,12 +413,36 @@ def missing_parts(parts: list[Part], tables: Path) -> list[str]:
             for p in parts if done.get(p.name, 0) < p.networks]
 
 
+def sources_first(parts: list[Part]) -> list[Part]:
+    """The parts in their order, except that a part runs after the part whose networks it reuses."""
+    names = {p.name for p in parts}
+    later = [p for p in parts if any(r["part"] in names for r in p.reuse)]
+    return [p for p in parts if p not in later] + later
+
+
+def _take_reused(p: Part, source: Part, networks: int, out: Path, shard: tuple[int, int], dry_run: bool) -> None:
+    """Put the networks that ``source`` trained for ``p`` into ``p``'s results table (:mod:`reuse`)."""
+    if dry_run:
+        print(f"# {p.name}: {networks} of its networks are {source.name}'s (trained once): "
+              f"taken from {out / source.name} where finished there", flush=True)
+        return
+    from rlnet.experiments.reuse import reuse_finished
+
+    taken, waiting = reuse_finished(_resolve(p.sweep), out / p.name, _resolve(source.sweep), out / source.name,
+                                    shard)
+    print(f"# {p.name}: {taken} runs taken from {source.name}'s finished networks (trained once)"
+          + (f"; {waiting} are {source.name}'s but not finished in {out / source.name}: trained here" if waiting
+             else ""), flush=True)
+
+
 def run_parts(parts: list[Part], out: Path, tables: Path, jobs: int, shard: tuple[int, int], dry_run: bool,
-              extra: Sequence[str] = ()) -> int:
-    """Each part through the sweep driver, then its table. Returns the worst exit status."""
+              extra: Sequence[str] = (), every: list[Part] | None = None) -> int:
+    """Each part through the sweep driver (a part after the part it reuses networks of), then its
+    table. Returns the worst exit status."""
     sweep_main = _sweep_main()
+    by_name = {p.name: p for p in (every or parts)}
     worst = 0
-    for p in parts:
+    for p in sources_first(parts):
         started = time.time()
         if p.prepare and not _resolve(p.prepare["creates"]).exists():
             cmd = [sys.executable if c in ("python", "python3") else c for c in p.prepare["command"]]
@@ -399,6 +454,8 @@ def run_parts(parts: list[Part], out: Path, tables: Path, jobs: int, shard: tupl
                           file=sys.stderr)
                     worst = max(worst, 1)
                     continue
+        for r in p.reuse:
+            _take_reused(p, by_name[r["part"]], int(r["networks"]), out, shard, dry_run)
         args = [str(_resolve(p.sweep)), "--out", str(out / p.name), "--shard", f"{shard[0]}/{shard[1]}",
                 "--jobs", str(jobs), *extra]
         if p.max_members is not None:  # keeps each process of a long part within the ~2 h the issue allows
@@ -503,7 +560,7 @@ def main(args: Sequence[str] | None = None) -> int:
         else:
             if not Path("configs").is_dir():  # the sweeps name configs/... relative to the checkout
                 os.chdir(ROOT)
-            rc = run_parts(parts, out, tables, a.jobs, shard, a.dry_run)
+            rc = run_parts(parts, out, tables, a.jobs, shard, a.dry_run, every=every_part)
         if not a.dry_run and rc != 2:
             # The report follows the tables at once: a table committed without its report once left the
             # committed claims stale (the test that rebuilds them from the tables caught it in CI).
