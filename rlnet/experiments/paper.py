@@ -5,7 +5,9 @@ expected number of networks and the sizes the wall-time estimate scales from. ``
 through the sweep driver (``rlnet sweep FILE --out OUT/PART --shard I/N --jobs J``: resumable, a
 finished run never runs again), then writes the part's networks to ``TABLES/PART.csv``
 (``PART.I-of-N.csv`` for a shard): one row per network (:mod:`rlnet.experiments.network_table`),
-small enough to commit as soon as the part ends. ``export`` writes the tables of what
+small enough to commit as soon as the part ends. A part that declares ``reuse`` runs after the part
+it names and first takes that part's finished networks that are also its own (:mod:`rlnet.experiments.reuse`):
+each network is trained once. ``export`` writes the tables of what
 has finished without running anything. ``report`` merges every table there is, writes
 ``networks.csv``, the parts' status, the table of claims (:mod:`rlnet.experiments.claims`) and one
 figure per paper figure that has rows (``figures/figNN.png``, :mod:`rlnet.experiments.paper_figures`),
@@ -353,7 +355,7 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path, checks: P
                 rest = [rest[0] + lo_hi[0], rest[1] + lo_hi[1]]
         n = done.get(p.name, 0)
         mark = "" if n >= p.networks else (" (missing)" if n == 0 else " (partial)")
-        shared = "; ".join(f"{r['networks']} trained by {r['part']}" for r in p.reuse)
+        shared = (f"{p.networks - p.trained} trained by {', '.join(r['part'] for r in p.reuse)}" if p.reuse else "")
         lines.append(f"| {p.name} | {p.figure} | {n} / {p.networks}{mark}" + (f" ({shared})" if shared else "")
                      + " | " + (f"{work:.2f}" if work is not None else "") + " | "
                      + (f"{est[0]:.1f}-{est[1]:.1f}" if est else f"no measured rate ({p.model})")
