@@ -374,6 +374,9 @@ def test_retimed_parts_get_a_column_and_the_total_with_their_times(tmp_path):
     assert "Re-timed: 1 part (a)" in text and "take 50 minutes (0.8 h, 2.5-5.0 x the reference grid)" in text
     assert "a_rerun.wall.json" in text and "a_old" not in text
     assert "Machine time" not in text  # a and b did not overlap: nothing to say
+    # The grid itself among the parts: the total against its time as measured here (b's 1200 s).
+    text = P.status_table([a, b], {**ref, "grid_parts": ["b"]}, tables, checks)
+    assert "2.5-5.0 x the reference grid; 2.5 x the reference grid as measured here (b: 1200 s))" in text
 
 
 def test_paper_status_reads_the_checks_beside_the_tables(tmp_path, capsys, monkeypatch):

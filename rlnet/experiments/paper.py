@@ -388,6 +388,11 @@ def status_table(parts: list[Part], ref: dict[str, Any], tables: Path, checks: P
         where = checks if checks is None or not checks.is_relative_to(Path.cwd()) else checks.relative_to(Path.cwd())
         plural = "s" if len(swapped) > 1 else ""
         files = ", ".join(f for n in swapped for f in again[n][2])
+        grid_parts = [str(n) for n in ref.get("grid_parts") or []]
+        grid_s = sum(again[n][0] if n in again else walls.get(n, 0.0) for n in grid_parts)
+        if grid_parts and all(n in walls for n in grid_parts) and grid_s > 0:
+            r += (f"; {with_again / grid_s:.1f} x the reference grid as measured here ({' + '.join(grid_parts)}: "
+                  f"{grid_s:.0f} s)")
         lines.append(f"\nRe-timed: {len(swapped)} part{plural} ({', '.join(swapped)}) ran again, in whole or a shard, "
                      f"with nothing else on the machine ({files} in {where}); with those times in "
                      f"place of their first runs', the parts measured take {with_again / 60:.0f} minutes "
