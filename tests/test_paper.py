@@ -75,6 +75,11 @@ def test_a_missing_part_is_projected_from_a_measured_part_of_the_same_shape(tmp_
     assert P.projection_minutes(other, [ran, same, other], walls, done) is None  # another shape
     assert P.projection_minutes(same, [ran, same], walls, {"a": 29}) is None  # the measured part is partial
     assert P.projection_minutes(ran, [ran, same], walls, done) is None  # measured itself
+    # A part whose networks another part trains took seconds: no rate (and no division by its zero networks).
+    reused = P.Part("a", "s.yaml", "Fig. 1", 30, 10000, [300], 28, 200, reuse=[{"part": "x", "networks": 30}])
+    assert reused.trained == 0 and P.projection_minutes(same, [reused, same], {"a": 0.2}, done) is None
+    half = P.Part("b", "s.yaml", "Fig. 14", 30, 10000, [300], 28, 200, reuse=[{"part": "x", "networks": 15}])
+    assert P.projection_minutes(half, [ran, half], walls, done) == (pytest.approx(60.0), "a")  # 15 trained of 30
     tables = tmp_path / "tables"
     tables.mkdir()
     (tables / "a.wall.json").write_text(__import__("json").dumps({"part": "a", "sessions": [{"wall_s": 7200.0}]}))

@@ -144,7 +144,8 @@ def projection_minutes(part: Part, parts: list[Part], walls: dict[str, float], d
         return None
     for q in parts:
         same = (q.model, q.n_hidden, q.seq_len, q.batch) == (part.model, part.n_hidden, part.seq_len, part.batch)
-        if same and q.name != part.name and q.name in walls and done.get(q.name, 0) >= q.networks:
+        # a part that trains none of its networks (all reused) gives no rate
+        if same and q.name != part.name and q.name in walls and done.get(q.name, 0) >= q.networks and q.trained:
             share = part.trained * part.steps / (q.trained * q.steps)
             return walls[q.name] / 60 * share, q.name
     return None
