@@ -163,3 +163,21 @@ def test_a_reused_network_equals_the_one_its_part_trains_alone(tmp_path, capsys,
         assert (origin.startswith("src:") and origin[4:] in src) == ("seed=2" not in run_id), run_id
         assert not any(k.startswith("track_") for k in row)
         assert row == {k: v for k, v in alone[run_id].items() if k != "reused_from"}, run_id  # bit for bit
+
+
+@pytest.mark.parametrize("reuse, says", [
+    ({"part": "nope", "networks": 2}, "reuses 'nope', which must be another part"),
+    ({"part": "a", "networks": 2}, "reuses 'a', which must be another part"),  # itself
+    ({"part": "b", "networks": 5}, "the Ks at most the part's 4 networks"),
+    ([{"part": "b", "networks": 1}, {"part": "b", "networks": 1}], "each part once"),
+    ({"part": "b", "networks": True}, "must be a list of"),
+    ({"part": "c", "networks": 1}, "reuses 'c', which must be another part that reuses none itself"),  # a chain
+])
+def test_a_bad_reuse_in_the_paper_file_is_one_clear_error(tmp_path, reuse, says):
+    parts = [{"name": "a", "sweep": "s.yaml", "figure": "1", "networks": 4, "steps": 1, "reuse": reuse},
+             {"name": "b", "sweep": "s.yaml", "figure": "1", "networks": 4, "steps": 1},
+             {"name": "c", "sweep": "s.yaml", "figure": "1", "networks": 4, "steps": 1,
+              "reuse": {"part": "b", "networks": 1}}]
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"reference": {}, "parts": parts}))
+    with pytest.raises(ValueError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        P.load_paper(tmp_path / "p.yaml")
