@@ -94,18 +94,23 @@ def _set_dotted(cfg: dict, key: str, value: Any) -> bool:
     return True
 
 
-def _accepted(class_path: Any) -> set[str] | None:
-    """The arguments a structure's class accepts, looked up in rlnet's own registry of structures
-    (``rlnet.connectivity``); ``None`` for any other class (the run then trains alone)."""
+def structure_class(class_path: Any) -> type | None:
+    """A structure's class looked up in rlnet's own registry (``rlnet.connectivity``), never imported
+    from what a config names; ``None`` for any other class path."""
     prefix = "rlnet.connectivity."
     if not isinstance(class_path, str) or not class_path.startswith(prefix):
         return None
     import rlnet.connectivity as structures
 
     cls = getattr(structures, class_path[len(prefix):], None)
-    if not isinstance(cls, type):
-        return None
-    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+    return cls if isinstance(cls, type) else None
+
+
+def _accepted(class_path: Any) -> set[str] | None:
+    """The arguments a structure's class accepts (:func:`structure_class`); ``None`` for any other
+    class (the run then trains alone)."""
+    cls = structure_class(class_path)
+    return None if cls is None else set(inspect.signature(cls.__init__).parameters) - {"self"}
 
 
 def _switch_class(section: dict, class_path: str, new_init: dict) -> bool:

@@ -40,15 +40,13 @@ def _is_instrument(entry: Any) -> bool:
 
 def _canonical_structure(section: Any, n: Any) -> Any:
     """A connectivity section (``{class_path, init_args}``) in the one spelling its class gives it."""
+    from rlnet.experiments.packing import structure_class
+
     if not isinstance(section, dict) or not isinstance(n, int) or isinstance(n, bool):
         return section
-    cp, init = section.get("class_path"), section.get("init_args")
-    prefix = "rlnet.connectivity."
-    if not isinstance(cp, str) or not cp.startswith(prefix) or not isinstance(init, dict):
+    cls, init = structure_class(section.get("class_path")), section.get("init_args")
+    if cls is None or not isinstance(init, dict):
         return section
-    import rlnet.connectivity as structures  # rlnet's own registry, never a class a config names elsewhere
-
-    cls = getattr(structures, cp[len(prefix):], None)
     canon = getattr(cls, "canonical_args", None)
     return {**section, "init_args": canon(init, n)} if callable(canon) else section
 
@@ -150,7 +148,8 @@ def reuse_finished(sweep_file: str | Path, out: Path, source_sweep_file: str | P
     from rlnet.experiments.sweep import _hash_of, _shard, load_sweep, plan
 
     sweep, source = load_sweep(sweep_file), load_sweep(source_sweep_file)
-    pairs = matches(_shard(plan(sweep), shard), plan(source))
+    runs = _shard(plan(sweep), shard)
+    pairs = matches(runs, plan(source))
     if not pairs:
         return 0, 0
     src_db = source_out / "results.db"
@@ -159,7 +158,7 @@ def reuse_finished(sweep_file: str | Path, out: Path, source_sweep_file: str | P
     db = ResultsDB(out / "results.db")
     done = {_hash_of(i) for i in db.finished_ids(sweep.name)}
     taken = waiting = 0
-    for run in plan(sweep):
+    for run in runs:
         src = pairs.get(run.run_id)
         if src is None or _hash_of(run.run_id) in done:
             continue
